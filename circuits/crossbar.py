@@ -1,0 +1,65 @@
+"""Crossbar array description: size, wires, periphery. Frozen and validated on construction.
+
+Topology (forward orientation, DESIGN.md): row i is a wire of ``cols`` nodes r[i, 0..N-1] joined by
+segments of ``r_row_ohm``; its driver (a voltage source behind ``r_driver_ohm``) connects at r[i, 0].
+Column j is a wire of ``rows`` nodes c[0..M-1, j] joined by segments of ``r_col_ohm``; its sense amplifier
+(a virtual ground behind ``r_sense_ohm``) connects at c[M-1, j]. The cell (i, j) joins r[i, j] and c[i, j].
+The other line ends are open. In the transposed read the roles swap: columns are driven at row M-1 through
+``r_driver_ohm`` and rows are sensed at column 0 through ``r_sense_ohm`` -- the same peripheral circuit at
+each line's one end, used in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from xbarsim.devices import _validate as V
+
+CELL_TYPES = ("linear",)
+
+
+@dataclass(frozen=True)
+class Crossbar:
+    """One crossbar array's circuit parameters (SI units).
+
+    Attributes:
+        rows, cols: number of rows (inputs, M) and columns (outputs, N).
+        r_row_ohm, r_col_ohm: wire resistance of one segment between neighbouring crosspoints, Ohm.
+        r_driver_ohm: output resistance of each line driver (DAC buffer), Ohm.
+        r_sense_ohm: input resistance of each sense amplifier (virtual ground), Ohm.
+        v_read_v: read voltage for a full-scale input (|x| = 1), V.
+        cell: cell type; "linear" = a linear conductance G (ECRAM read path, ReRAM at small read voltage).
+    """
+
+    rows: int
+    cols: int
+    r_row_ohm: float = 1.0
+    r_col_ohm: float = 1.0
+    r_driver_ohm: float = 50.0
+    r_sense_ohm: float = 10.0
+    v_read_v: float = 0.2
+    cell: str = "linear"
+
+    def __post_init__(self):
+        V.positive_int("rows", self.rows)
+        V.positive_int("cols", self.cols)
+        for name in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm"):
+            object.__setattr__(self, name, V.positive(name, getattr(self, name), "Ohm"))
+        object.__setattr__(self, "v_read_v", V.positive("v_read_v", self.v_read_v, "V"))
+        V.choice("cell", self.cell, CELL_TYPES)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, self.cols)
+
+    @property
+    def n_nodes(self) -> int:
+        """Unknown node voltages of the nodal system (row and column wire nodes)."""
+        return 2 * self.rows * self.cols
+
+    def with_shape(self, rows: int, cols: int) -> "Crossbar":
+        """The same wires and periphery on an array of another size."""
+        return Crossbar(**{**asdict(self), "rows": rows, "cols": cols})
+
+    def to_dict(self) -> dict:
+        return asdict(self)

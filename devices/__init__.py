@@ -1,0 +1,6 @@
+"""Compact models of resistive crosspoint devices, and presets from published measurements."""
+
+from .linear_step import DeviceArray, LinearStepDevice
+from .presets import PRESETS, get_preset
+
+__all__ = ["DeviceArray", "LinearStepDevice", "PRESETS", "get_preset"]

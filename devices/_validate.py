@@ -1,0 +1,79 @@
+"""Argument checks shared by every layer: one-line errors that name the parameter, its value and what is allowed.
+
+It lives in the bottom layer (devices) because every other layer depends on it and nothing may depend upward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def positive(name: str, value, unit: str = "") -> float:
+    """Return ``value`` as float if it is a finite number > 0, else raise ValueError naming ``name``."""
+    v = _finite(name, value, f"a finite number > 0{_u(unit)}")
+    if not v > 0:
+        raise ValueError(f"{name}={value!r} is invalid: must be a finite number > 0{_u(unit)}")
+    return v
+
+
+def nonnegative(name: str, value, unit: str = "") -> float:
+    v = _finite(name, value, f"a finite number >= 0{_u(unit)}")
+    if not v >= 0:
+        raise ValueError(f"{name}={value!r} is invalid: must be a finite number >= 0{_u(unit)}")
+    return v
+
+
+def in_range(name: str, value, lo: float, hi: float, unit: str = "") -> float:
+    v = _finite(name, value, f"a finite number in [{lo}, {hi}]{_u(unit)}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name}={value!r} is invalid: must be in [{lo}, {hi}]{_u(unit)}")
+    return v
+
+
+def finite(name: str, value, unit: str = "") -> float:
+    return _finite(name, value, f"a finite number{_u(unit)}")
+
+
+def positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is invalid: must be an integer >= 1")
+    return int(value)
+
+
+def choice(name: str, value, allowed) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is invalid: allowed values are {', '.join(map(str, allowed))}")
+    return value
+
+
+def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit: str = "") -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array of ``shape`` (None = any size), all finite."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
+        want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} has shape {a.shape}: expected {want}")
+    if not np.all(np.isfinite(a)):
+        bad = a[~np.isfinite(a)].flat[0]
+        raise ValueError(f"{name} contains {bad!r}: all entries must be finite{_u(unit)}")
+    if positive_values and a.size and not np.all(a > 0):
+        bad = a[~(a > 0)].flat[0]
+        raise ValueError(f"{name} contains {bad!r}: all entries must be > 0{_u(unit)}")
+    return np.ascontiguousarray(a)
+
+
+def _finite(name, value, allowed) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is invalid: must be {allowed}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is invalid: must be {allowed}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}={value!r} is invalid: must be {allowed}")
+    return v
+
+
+def _u(unit: str) -> str:
+    return f" {unit}" if unit else ""

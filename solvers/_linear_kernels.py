@@ -1,0 +1,145 @@
+"""numba kernels of the linear crossbar solve (private; see :mod:`xbarsim.solvers.linear`).
+
+State layout: (2, M, N, B) float64 -- plane 0 holds the row-wire nodes, plane 1 the column-wire nodes, the
+batch is innermost and contiguous. Unknowns are deviations of each node from its own line's terminal voltage.
+Row terminals attach at column 0, column terminals at row M-1. Every kernel parallelises over lines and
+reduces in a fixed order, so results do not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(parallel=True, cache=True)
+def factor_lines(g, gwr, gwc, gtr, gtc, piv):
+    """Inverse pivots of the Thomas factorisation of every row chain (piv[0]) and column chain (piv[1]).
+
+    Each chain's matrix is the wire Laplacian plus the cell conductances on the diagonal plus the terminal
+    conductance at the terminal node: the block-diagonal part of the nodal matrix.
+    """
+    m, n = g.shape
+    for i in nb.prange(m):
+        prev = 0.0
+        for j in range(n):
+            d = g[i, j] + gwr * ((j > 0) + (j < n - 1)) + (gtr if j == 0 else 0.0)
+            if j > 0:
+                d -= gwr * gwr * prev
+            prev = 1.0 / d
+            piv[0, i, j] = prev
+    for j in nb.prange(n):
+        prev = 0.0
+        for i in range(m):
+            d = g[i, j] + gwc * ((i > 0) + (i < m - 1)) + (gtc if i == m - 1 else 0.0)
+            if i > 0:
+                d -= gwc * gwc * prev
+            prev = 1.0 / d
+            piv[1, i, j] = prev
+
+
+@nb.njit(parallel=True, cache=True)
+def rhs(g, vtr, vtc, b):
+    """Right-hand side: the ideal cell currents G (V_row - V_col) injected at column nodes, drawn at rows."""
+    m, n = g.shape
+    nb_ = vtr.shape[1]
+    for i in nb.prange(m):
+        for j in range(n):
+            for k in range(nb_):
+                cur = g[i, j] * (vtr[i, k] - vtc[j, k])
+                b[0, i, j, k] = -cur
+                b[1, i, j, k] = cur
+
+
+@nb.njit(parallel=True, cache=True)
+def matvec(x, g, gwr, gwc, gtr, gtc, out):
+    """out = A x for the nodal matrix A (wires, cells, terminals)."""
+    _, m, n, nb_ = x.shape
+    for i in nb.prange(m):
+        for j in range(n):
+            gij = g[i, j]
+            for k in range(nb_):
+                xr = x[0, i, j, k]
+                xc = x[1, i, j, k]
+                ar = gij * (xr - xc)
+                ac = -ar
+                if j > 0:
+                    ar += gwr * (xr - x[0, i, j - 1, k])
+                else:
+                    ar += gtr * xr
+                if j < n - 1:
+                    ar += gwr * (xr - x[0, i, j + 1, k])
+                if i > 0:
+                    ac += gwc * (xc - x[1, i - 1, j, k])
+                if i < m - 1:
+                    ac += gwc * (xc - x[1, i + 1, j, k])
+                else:
+                    ac += gtc * xc
+                out[0, i, j, k] = ar
+                out[1, i, j, k] = ac
+
+
+@nb.njit(parallel=True, cache=True)
+def precondition(r, piv, gwr, gwc, z):
+    """z = P^-1 r with P the block diagonal of A: one tridiagonal solve per row chain and column chain."""
+    _, m, n, nb_ = r.shape
+    for i in nb.prange(m):
+        for k in range(nb_):
+            z[0, i, 0, k] = r[0, i, 0, k] * piv[0, i, 0]
+        for j in range(1, n):
+            for k in range(nb_):
+                z[0, i, j, k] = (r[0, i, j, k] + gwr * z[0, i, j - 1, k]) * piv[0, i, j]
+        for j in range(n - 2, -1, -1):
+            c = gwr * piv[0, i, j]
+            for k in range(nb_):
+                z[0, i, j, k] += c * z[0, i, j + 1, k]
+    for j in nb.prange(n):
+        for k in range(nb_):
+            z[1, 0, j, k] = r[1, 0, j, k] * piv[1, 0, j]
+        for i in range(1, m):
+            for k in range(nb_):
+                z[1, i, j, k] = (r[1, i, j, k] + gwc * z[1, i - 1, j, k]) * piv[1, i, j]
+        for i in range(m - 2, -1, -1):
+            c = gwc * piv[1, i, j]
+            for k in range(nb_):
+                z[1, i, j, k] += c * z[1, i + 1, j, k]
+
+
+@nb.njit(parallel=True, cache=True)
+def dot(a, b, out):
+    """out[k] = sum over nodes of a[..., k] * b[..., k], summed in a fixed order."""
+    _, m, n, nb_ = a.shape
+    part = np.zeros((m, nb_))
+    for i in nb.prange(m):
+        for p in range(2):
+            for j in range(n):
+                for k in range(nb_):
+                    part[i, k] += a[p, i, j, k] * b[p, i, j, k]
+    for k in range(nb_):
+        s = 0.0
+        for i in range(m):
+            s += part[i, k]
+        out[k] = s
+
+
+@nb.njit(parallel=True, cache=True)
+def axpy_pair(x, p, r, ap, alpha):
+    """x += alpha p and r -= alpha Ap, per batch column."""
+    _, m, n, nb_ = x.shape
+    for i in nb.prange(m):
+        for q in range(2):
+            for j in range(n):
+                for k in range(nb_):
+                    x[q, i, j, k] += alpha[k] * p[q, i, j, k]
+                    r[q, i, j, k] -= alpha[k] * ap[q, i, j, k]
+
+
+@nb.njit(parallel=True, cache=True)
+def xpby(z, beta, p):
+    """p = z + beta p, per batch column."""
+    _, m, n, nb_ = z.shape
+    for i in nb.prange(m):
+        for q in range(2):
+            for j in range(n):
+                for k in range(nb_):
+                    p[q, i, j, k] = z[q, i, j, k] + beta[k] * p[q, i, j, k]

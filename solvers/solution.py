@@ -1,0 +1,124 @@
+"""The result of a crossbar solve, and the checks any solver's result must pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xbarsim.circuits import Crossbar
+from xbarsim.devices import _validate as V
+
+DRIVEN = ("rows", "cols")
+
+
+class NonConvergence(RuntimeError):
+    """A solver did not reach its tolerance. Carries the diagnostics; never a silent wrong answer."""
+
+    def __init__(self, message: str, *, iterations: int, residual: float, worst_node=None):
+        super().__init__(message)
+        self.iterations = iterations
+        self.residual = residual
+        self.worst_node = worst_node
+
+
+@dataclass(frozen=True)
+class Terminals:
+    """Terminal voltages (V) and conductances (S) of one solve; rows at column 0, columns at row M-1.
+
+    ``driven="rows"`` is the forward read (row drivers behind r_driver, column sense amplifiers behind
+    r_sense); ``driven="cols"`` the transposed read.
+    """
+
+    v_rows: np.ndarray  # (B, M)
+    v_cols: np.ndarray  # (B, N)
+    g_rows: float
+    g_cols: float
+    driven: str
+
+    @classmethod
+    def build(cls, xbar: Crossbar, v_rows, v_cols, driven: str) -> "Terminals":
+        V.choice("driven", driven, DRIVEN)
+        m, n = xbar.shape
+        v_rows = _batch("v_rows", v_rows, m)
+        v_cols = _batch("v_cols", v_cols, n)
+        if v_rows.shape[0] != v_cols.shape[0]:
+            raise ValueError(
+                f"v_rows has batch {v_rows.shape[0]} but v_cols has batch {v_cols.shape[0]}: they must agree")
+        r_rows, r_cols = ((xbar.r_driver_ohm, xbar.r_sense_ohm) if driven == "rows"
+                          else (xbar.r_sense_ohm, xbar.r_driver_ohm))
+        return cls(v_rows, v_cols, 1.0 / r_rows, 1.0 / r_cols, driven)
+
+
+def _batch(name, v, size):
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[None, :]
+    return V.array(name, a, (None, size), unit="V")
+
+
+@dataclass(frozen=True, eq=False)
+class CrossbarSolution:
+    """Node voltages and terminal currents of a batch of solves (SI units).
+
+    ``dev`` holds each node's deviation from its own line's terminal voltage, shape (2, M, N, B): plane 0 the
+    row-wire nodes, plane 1 the column-wire nodes. Deviations stay accurate when wires are nearly ideal.
+    """
+
+    xbar: Crossbar
+    terminals: Terminals
+    dev: np.ndarray
+    iterations: np.ndarray  # (B,)
+    rel_residual: np.ndarray  # (B,) final ||b - A x|| / ||b||
+
+    @property
+    def i_cols(self) -> np.ndarray:
+        """(B, N) current from the array into each column terminal, A (forward read: the outputs)."""
+        return (self.dev[1, -1, :, :] * self.terminals.g_cols).T
+
+    @property
+    def i_rows(self) -> np.ndarray:
+        """(B, M) current from the array into each row terminal, A (transposed read: the outputs)."""
+        return (self.dev[0, :, 0, :] * self.terminals.g_rows).T
+
+    @property
+    def v_row_nodes(self) -> np.ndarray:
+        """(B, M, N) voltage of the row-wire node at each crosspoint, V."""
+        return np.transpose(self.dev[0] + self.terminals.v_rows.T[:, None, :], (2, 0, 1))
+
+    @property
+    def v_col_nodes(self) -> np.ndarray:
+        """(B, M, N) voltage of the column-wire node at each crosspoint, V."""
+        return np.transpose(self.dev[1] + self.terminals.v_cols.T[None, :, :], (2, 0, 1))
+
+
+def branch_currents(xbar: Crossbar, g: np.ndarray, sol: CrossbarSolution) -> dict:
+    """Every branch current (A) from the absolute node voltages: cells, wire segments, terminals."""
+    vr, vc = sol.v_row_nodes, sol.v_col_nodes
+    t = sol.terminals
+    return {
+        "cell": g[None] * (vr - vc),  # row node -> column node
+        "row_wire": (vr[:, :, :-1] - vr[:, :, 1:]) / xbar.r_row_ohm,  # node j -> j+1
+        "col_wire": (vc[:, :-1, :] - vc[:, 1:, :]) / xbar.r_col_ohm,  # node i -> i+1
+        "row_terminal": (vr[:, :, 0] - t.v_rows) * t.g_rows,  # node -> terminal
+        "col_terminal": (vc[:, -1, :] - t.v_cols) * t.g_cols,
+    }
+
+
+def kcl_residual(xbar: Crossbar, g: np.ndarray, sol: CrossbarSolution) -> np.ndarray:
+    """Kirchhoff's current law at every node, relative to the largest branch current of the solve.
+
+    Returns (B,) max over nodes of |sum of currents leaving the node| / max |branch current|.
+    """
+    br = branch_currents(xbar, g, sol)
+    out_r = br["cell"].copy()
+    out_r[:, :, :-1] += br["row_wire"]
+    out_r[:, :, 1:] -= br["row_wire"]
+    out_r[:, :, 0] += br["row_terminal"]
+    out_c = -br["cell"]
+    out_c[:, :-1, :] += br["col_wire"]
+    out_c[:, 1:, :] -= br["col_wire"]
+    out_c[:, -1, :] += br["col_terminal"]
+    worst = np.maximum(np.abs(out_r).max(axis=(1, 2)), np.abs(out_c).max(axis=(1, 2)))
+    scale = np.max([np.abs(v).reshape(v.shape[0], -1).max(axis=1) for v in br.values() if v.size], axis=0)
+    return worst / np.where(scale > 0, scale, 1.0)
