@@ -55,10 +55,10 @@ def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {a.shape}: expected {want}")
     if not np.all(np.isfinite(a)):
-        bad = a[~np.isfinite(a)].flat[0]
+        bad = float(a[~np.isfinite(a)].flat[0])
         raise ValueError(f"{name} contains {bad!r}: all entries must be finite{_u(unit)}")
     if positive_values and a.size and not np.all(a > 0):
-        bad = a[~(a > 0)].flat[0]
+        bad = float(a[~(a > 0)].flat[0])
         raise ValueError(f"{name} contains {bad!r}: all entries must be > 0{_u(unit)}")
     return np.ascontiguousarray(a)
 

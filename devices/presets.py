@@ -38,11 +38,11 @@ def reram_hfo2() -> LinearStepDevice:
     """HfO2 ReRAM: N. Gong et al., "Signal and noise extraction from analog memory elements for
     neuromorphic computing", Nat. Commun. 9:2102 (2018). aihwkit SoftBounds fit: dw_min 0.002, bounds
     +1.25/-0.75, device-to-device 0.3 (step), 0.24 (w_max), 0.40 (w_min), cycle-to-cycle 3.75.
-    up_down_dtod 0.05 and the 10-100 uS conductance window are assumptions."""
+    up_down_dtod 0.05 and the 2-20 uS conductance window are assumptions."""
     return LinearStepDevice(
         dw_min=0.002, w_max=1.25, w_min=-0.75, gamma_up=1.0, gamma_down=1.0,
         dw_min_dtod=0.3, up_down_dtod=0.05, w_max_dtod=0.24, w_min_dtod=0.40, dw_min_std=3.75,
-        g_min_s=1e-5, g_max_s=1e-4, name="reram-hfo2",
+        g_min_s=2e-6, g_max_s=2e-5, name="reram-hfo2",
         citation="N. Gong et al., Nat. Commun. 9:2102 (2018) (aihwkit SoftBounds fit)",
     )
 

@@ -52,9 +52,10 @@ def rhs(g, vtr, vtc, b):
 
 
 @nb.njit(parallel=True, cache=True)
-def matvec(x, g, gwr, gwc, gtr, gtc, out):
-    """out = A x for the nodal matrix A (wires, cells, terminals)."""
+def matvec_dot(x, g, gwr, gwc, gtr, gtc, out, xout):
+    """out = A x for the nodal matrix A (wires, cells, terminals); xout[k] = x[..., k] . out[..., k]."""
     _, m, n, nb_ = x.shape
+    part = np.zeros((m, nb_))
     for i in nb.prange(m):
         for j in range(n):
             gij = g[i, j]
@@ -77,12 +78,16 @@ def matvec(x, g, gwr, gwc, gtr, gtc, out):
                     ac += gtc * xc
                 out[0, i, j, k] = ar
                 out[1, i, j, k] = ac
+                part[i, k] += xr * ar + xc * ac
+    _reduce(part, xout)
 
 
 @nb.njit(parallel=True, cache=True)
-def precondition(r, piv, gwr, gwc, z):
-    """z = P^-1 r with P the block diagonal of A: one tridiagonal solve per row chain and column chain."""
+def precondition_dot(r, piv, gwr, gwc, z, rz):
+    """z = P^-1 r with P the block diagonal of A (one tridiagonal solve per row chain and per column
+    chain); rz[k] = r[..., k] . z[..., k]."""
     _, m, n, nb_ = r.shape
+    part = np.zeros((m + n, nb_))
     for i in nb.prange(m):
         for k in range(nb_):
             z[0, i, 0, k] = r[0, i, 0, k] * piv[0, i, 0]
@@ -93,6 +98,9 @@ def precondition(r, piv, gwr, gwc, z):
             c = gwr * piv[0, i, j]
             for k in range(nb_):
                 z[0, i, j, k] += c * z[0, i, j + 1, k]
+        for j in range(n):
+            for k in range(nb_):
+                part[i, k] += r[0, i, j, k] * z[0, i, j, k]
     for j in nb.prange(n):
         for k in range(nb_):
             z[1, 0, j, k] = r[1, 0, j, k] * piv[1, 0, j]
@@ -103,6 +111,10 @@ def precondition(r, piv, gwr, gwc, z):
             c = gwc * piv[1, i, j]
             for k in range(nb_):
                 z[1, i, j, k] += c * z[1, i + 1, j, k]
+        for i in range(m):
+            for k in range(nb_):
+                part[m + j, k] += r[1, i, j, k] * z[1, i, j, k]
+    _reduce(part, rz)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -115,23 +127,23 @@ def dot(a, b, out):
             for j in range(n):
                 for k in range(nb_):
                     part[i, k] += a[p, i, j, k] * b[p, i, j, k]
-    for k in range(nb_):
-        s = 0.0
-        for i in range(m):
-            s += part[i, k]
-        out[k] = s
+    _reduce(part, out)
 
 
 @nb.njit(parallel=True, cache=True)
-def axpy_pair(x, p, r, ap, alpha):
-    """x += alpha p and r -= alpha Ap, per batch column."""
+def axpy_pair_dot(x, p, r, ap, alpha, rr):
+    """x += alpha p and r -= alpha Ap, per batch column; rr[k] = r[..., k] . r[..., k] afterwards."""
     _, m, n, nb_ = x.shape
+    part = np.zeros((m, nb_))
     for i in nb.prange(m):
         for q in range(2):
             for j in range(n):
                 for k in range(nb_):
                     x[q, i, j, k] += alpha[k] * p[q, i, j, k]
-                    r[q, i, j, k] -= alpha[k] * ap[q, i, j, k]
+                    rv = r[q, i, j, k] - alpha[k] * ap[q, i, j, k]
+                    r[q, i, j, k] = rv
+                    part[i, k] += rv * rv
+    _reduce(part, rr)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -143,3 +155,13 @@ def xpby(z, beta, p):
             for j in range(n):
                 for k in range(nb_):
                     p[q, i, j, k] = z[q, i, j, k] + beta[k] * p[q, i, j, k]
+
+
+@nb.njit(cache=True)
+def _reduce(part, out):
+    """out[k] = sum_i part[i, k] in index order (deterministic whatever the thread count)."""
+    for k in range(part.shape[1]):
+        s = 0.0
+        for i in range(part.shape[0]):
+            s += part[i, k]
+        out[k] = s

@@ -1,0 +1,143 @@
+"""Tiles, the pulsed update, its known fixed point, the MNIST loader, reproducibility and the CLI."""
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from xbarsim.circuits import Crossbar
+from xbarsim.cli import main
+from xbarsim.devices import LinearStepDevice, get_preset
+from xbarsim.export import training_dataset, write_netcdf
+from xbarsim.training import (AlgorithmConfig, AnalogArray, DataFileError, Periphery, TrainConfig, UpdateConfig,
+                              load_mnist, pulse_counts, train)
+from xbarsim.training.datasets import MNIST_SHA256, default_data_dir
+
+
+def test_pulse_counts_deliver_the_requested_update_on_average(rng):
+    x = np.array([[0.2, -0.5, 1.0]])
+    d = np.array([[0.3, -0.1]])
+    lr, dw, cfg = 0.02, 0.001, UpdateConfig(bl=31)
+    mean = np.mean([pulse_counts(x, d, lr, dw, cfg, rng)[0] for _ in range(4000)], axis=0)
+    np.testing.assert_allclose(mean * dw, -lr * np.outer(x[0], d[0]), rtol=0.05, atol=2e-4)
+
+
+def test_analog_sgd_settles_at_the_biased_fixed_point():
+    """ALGORITHMS.md section 3: E = (w - 0.5)^2 / 2, gradient noise std 1, soft bounds tau = 1: analog SGD
+    settles at 0.5 / (1 + E|g|) = 0.278 (E|g| ~ 0.798), not at the optimum 0.5; without noise it reaches 0.5."""
+    dev = LinearStepDevice(dw_min=1e-4, w_max=1.0, w_min=-1.0, gamma_up=1.0, gamma_down=1.0)
+    cfg = UpdateConfig(bl=31)
+    for noise, target, tol in ((1.0, 0.278, 0.015), (0.0, 0.5, 0.01)):
+        rng = np.random.default_rng(5)
+        arr = AnalogArray(dev, (1, 400), circuit=None, periphery=Periphery(), rng=rng)
+        tail = []
+        for step in range(12000):
+            g = (arr.weights[0] - 0.5) + noise * rng.standard_normal(400)
+            arr.update(np.ones((1, 1)), g[None, :], 0.001, cfg, rng)
+            if step >= 8000:
+                tail.append(arr.weights[0].mean())
+        assert np.mean(tail) == pytest.approx(target, abs=tol)
+
+
+def test_ideal_read_is_the_matrix_product_and_ir_drop_weakens_it(rng):
+    dev = get_preset("reram-hfo2")
+    ideal = AnalogArray(dev, (40, 12), circuit=None, periphery=Periphery(), rng=np.random.default_rng(0))
+    ideal.program(rng.uniform(0, 0.5, (40, 12)))
+    w = ideal.weights  # as programmed: clipped to each device's own bounds
+    x = rng.uniform(0, 1, (5, 40))
+    np.testing.assert_allclose(ideal.forward(x, rng), x @ w, rtol=1e-12)
+    np.testing.assert_allclose(ideal.backward(x[:, :12], rng), x[:, :12] @ w.T, rtol=1e-12)
+    tiny = Crossbar(1, 1, r_row_ohm=1e-9, r_col_ohm=1e-9, r_driver_ohm=1e-9, r_sense_ohm=1e-9)
+    near = AnalogArray(dev, (40, 12), circuit=tiny, periphery=Periphery(), rng=np.random.default_rng(0))
+    near.program(w)
+    np.testing.assert_allclose(near.forward(x, rng), x @ w, rtol=1e-6)
+    lossy = AnalogArray(dev, (40, 12), circuit=Crossbar(1, 1, r_row_ohm=5, r_col_ohm=5), periphery=Periphery(),
+                        rng=np.random.default_rng(0))
+    lossy.program(w)
+    y = lossy.forward(x, rng)
+    assert np.all(y < x @ w) and np.all(y > 0.3 * (x @ w))
+
+
+def test_mnist_loads_and_verifies():
+    d = load_mnist(train_size=100, test_size=50)
+    assert d.x_train.shape == (100, 784) and d.x_test.shape == (50, 784)
+    assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
+    assert d.y_train[:8].tolist() == [5, 0, 4, 1, 9, 2, 1, 3]
+    assert load_mnist(downsample=2, train_size=10, test_size=10).x_train.shape == (10, 196)
+
+
+def test_corrupt_or_missing_mnist_is_refused(tmp_path):
+    for name in MNIST_SHA256:
+        shutil.copy(default_data_dir() / f"{name}.gz", tmp_path / f"{name}.gz")
+    target = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(target.read_bytes()))
+    raw[100] ^= 0xFF
+    target.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte.gz is corrupt: sha256 of its content"):
+        load_mnist(tmp_path)
+    target.write_bytes(b"not a gzip file")
+    with pytest.raises(DataFileError, match="is corrupt: not a readable gzip file"):
+        load_mnist(tmp_path)
+    target.unlink()
+    with pytest.raises(DataFileError, match="MNIST file t10k-labels-idx1-ubyte not found"):
+        load_mnist(tmp_path)
+
+
+TINY = dict(hidden=(8,), epochs=2, train_size=200, test_size=100, batch_size=10, seed=7)
+
+
+@pytest.mark.parametrize("alg", ["sgd", "shd", "tiki-taka"])
+def test_same_seed_gives_an_identical_netcdf(tmp_path, alg):
+    cfg = TrainConfig(algorithm=AlgorithmConfig.defaults(alg, zero_shift_pairs=500), circuit="ir-drop", **TINY)
+    paths = []
+    for k in range(2):
+        paths.append(write_netcdf(training_dataset(train(cfg, progress=False)), tmp_path / f"run{k}.nc"))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    other = TrainConfig(algorithm=cfg.algorithm, circuit="ir-drop", **{**TINY, "seed": 8})
+    ds0 = xr.open_dataset(paths[0])
+    assert not np.array_equal(ds0["weight_layer0"].values, training_dataset(train(other, progress=False))["weight_layer0"].values)
+
+
+def test_shd_history_and_dataset_contents():
+    cfg = TrainConfig(algorithm=AlgorithmConfig.defaults("shd", zero_shift_pairs=500), **TINY)
+    ds = training_dataset(train(cfg, progress=False))
+    for v in ("train_loss", "test_accuracy", "hamiltonian", "a_norm2", "g_layer0_a", "g_ref_layer0_a", "g_layer1_c"):
+        assert v in ds
+    assert ds["g_layer0_c"].attrs["units"] == "S" and ds["g_layer0_c"].shape == (197, 8)
+    k = [float(s) for s in ds.attrs["hamiltonian_k"].split(",")]
+    np.testing.assert_allclose(ds.hamiltonian - ds.train_loss > 0, True)
+    assert k[0] == pytest.approx(cfg.algorithm.lr_transfer / (cfg.algorithm.transfer_every * 197) / (2 * cfg.algorithm.lr))
+    assert ds.attrs["config.algorithm.name"] == "shd" and ds.attrs["config.device.name"] == "reram-hfo2"
+
+
+def test_fp_learns_mnist():
+    cfg = TrainConfig(algorithm=AlgorithmConfig.defaults("fp"), epochs=2, train_size=3000, test_size=1000)
+    assert train(cfg, progress=False).history["test_accuracy"][-1] > 0.85
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--device", "pcm"], "device='pcm' is not a known preset: allowed values are"),
+    (["--epochs", "0"], "epochs=0 is invalid: must be an integer >= 1"),
+    (["--r-wire-ohm", "0"], "r_row_ohm=0.0 is invalid: must be a finite number > 0 Ohm"),
+    (["--r-wire-ohm", "nan"], "r_row_ohm=nan is invalid"),
+    (["--lr", "-1"], "lr=-1.0 is invalid: must be a finite number > 0"),
+    (["--hidden", "64,x"], "hidden='64,x' is invalid"),
+    (["--train-size", "70000"], "train_size=70000 is invalid: must be an integer in [1, 60000]"),
+])
+def test_cli_bad_input_is_one_line_error(capsys, args, message):
+    assert main(["train", "--quiet", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xbarsim: error: ") and message in err and "\n" not in err
+
+
+def test_cli_train_writes_the_dataset(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    assert main(["train", "--quiet", "--algorithm", "sgd", "--epochs", "1", "--train-size", "100",
+                 "--test-size", "50", "--hidden", "8", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "sgd" in text and "reram-hfo2" in text and "ir-drop" in text
+    ds = xr.open_dataset(out)
+    assert ds.test_accuracy.dims == ("epoch",) and "g_layer0_w" in ds
+    assert not list(tmp_path.glob("*.tmp*"))

@@ -1,0 +1,134 @@
+"""The training loop: configuration in, per-epoch history and final array states out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xbarsim.circuits import Crossbar
+from xbarsim.devices import LinearStepDevice, get_preset
+from xbarsim.devices import _validate as V
+
+from .algorithms import AlgorithmConfig, TikiTakaLayer, make_layer
+from .datasets import Dataset, load_mnist
+from .network import ACTIVATIONS, MLP, softmax_xent
+from .tile import Periphery, UpdateConfig
+
+CIRCUITS = ("ideal", "ir-drop")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; a run is a pure function of this (and the data)."""
+
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    device: LinearStepDevice = field(default_factory=lambda: get_preset("reram-hfo2"))
+    circuit: str = "ir-drop"
+    crossbar: Crossbar = field(default_factory=lambda: Crossbar(1, 1))  # wires/periphery; size set per layer
+    periphery: Periphery = field(default_factory=Periphery)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
+    hidden: tuple = (64,)
+    activation: str = "sigmoid"
+    epochs: int = 3
+    train_size: int = 6000
+    test_size: int = 2000
+    batch_size: int = 10
+    downsample: int = 2
+    seed: int = 0
+
+    def __post_init__(self):
+        V.choice("circuit", self.circuit, CIRCUITS)
+        V.choice("activation", self.activation, ACTIVATIONS)
+        for n in ("epochs", "train_size", "test_size", "batch_size"):
+            V.positive_int(n, getattr(self, n))
+        if not isinstance(self.hidden, tuple) or not all(isinstance(h, int) and h > 0 for h in self.hidden):
+            raise ValueError(f"hidden={self.hidden!r} is invalid: must be a tuple of positive layer widths")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} is invalid: must be an integer >= 0")
+
+    def to_dict(self) -> dict:
+        """Flat {name: scalar or string} view, for xarray attrs and reports."""
+        out = {}
+        for k, v in asdict(self).items():
+            if isinstance(v, dict):
+                out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+            else:
+                out[k] = v
+        if self.circuit == "ideal":
+            out = {k: v for k, v in out.items() if not k.startswith("crossbar.")}
+        out.pop("crossbar.rows", None), out.pop("crossbar.cols", None)
+        out["hidden"] = ",".join(map(str, self.hidden))
+        return out
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch history, the final layers, the config and the wall time (s)."""
+
+    config: TrainConfig
+    history: dict
+    layers: list
+    sizes: list
+    wall_time_s: float
+    hamiltonian_k: list
+
+
+def build_network(cfg: TrainConfig, n_in: int, n_out: int, rng: np.random.Generator) -> MLP:
+    sizes = [n_in, *cfg.hidden, n_out]
+    circuit = cfg.crossbar if cfg.circuit == "ir-drop" else None
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        w0 = rng.uniform(-bound, bound, (fan_in + 1, fan_out))
+        layers.append(make_layer(w0, cfg.algorithm, device=cfg.device, circuit=circuit, periphery=cfg.periphery,
+                                 update_cfg=cfg.update, rng=rng))
+    return MLP(layers, cfg.activation)
+
+
+def evaluate(net: MLP, x, y, rng, batch=500):
+    """Mean cross-entropy and accuracy of ``net`` on (x, y)."""
+    losses, correct = [], 0
+    for i in range(0, len(x), batch):
+        logits, _ = net.forward(x[i:i + batch], rng)
+        losses.append(softmax_xent(logits, y[i:i + batch])[0])
+        correct += int((logits.argmax(axis=1) == y[i:i + batch]).sum())
+    return float(np.concatenate(losses).mean()), correct / len(x)
+
+
+def train(cfg: TrainConfig, data: Dataset | None = None, *, progress: bool = True) -> TrainResult:
+    """Train the MLP of ``cfg`` on MNIST (or ``data``); reproducible bit for bit from ``cfg.seed``."""
+    t0 = time.perf_counter()
+    if data is None:
+        data = load_mnist(downsample=cfg.downsample, train_size=cfg.train_size, test_size=cfg.test_size)
+    rng = np.random.default_rng(cfg.seed)
+    net = build_network(cfg, data.x_train.shape[1], 10, rng)
+    n = min(cfg.train_size, len(data.x_train))
+    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "hamiltonian", "a_norm2")
+    hist = {k: [] for k in keys}
+    ks = [layer.hamiltonian_k() if isinstance(layer, TikiTakaLayer) else 0.0 for layer in net.layers]
+    steps = cfg.epochs * ((n + cfg.batch_size - 1) // cfg.batch_size)
+    bar = tqdm(total=steps, disable=not progress, desc=f"{cfg.algorithm.name}", unit="batch", leave=False)
+    for _epoch in range(cfg.epochs):
+        order = rng.permutation(n)
+        losses, correct = [], 0
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            loss, pred = net.train_step(data.x_train[idx], data.y_train[idx], rng)
+            losses.append(loss)
+            correct += int((pred == data.y_train[idx]).sum())
+            bar.update(1)
+        train_loss = float(np.concatenate(losses).mean())
+        test_loss, test_acc = evaluate(net, data.x_test, data.y_test, rng)
+        a2 = [float(np.sum(layer.a.weights ** 2)) if isinstance(layer, TikiTakaLayer) else 0.0
+              for layer in net.layers]
+        for k, v in zip(keys, (train_loss, correct / n, test_loss, test_acc,
+                               train_loss + sum(k_ * a for k_, a in zip(ks, a2)), sum(a2))):
+            hist[k].append(v)
+        bar.set_postfix(test_acc=f"{test_acc:.3f}")
+    bar.close()
+    sizes = [data.x_train.shape[1], *cfg.hidden, 10]
+    return TrainResult(cfg, {k: np.array(v) for k, v in hist.items()}, net.layers, sizes,
+                       time.perf_counter() - t0, ks)

@@ -1,0 +1,5 @@
+import sys
+
+from xbarsim.cli import main
+
+sys.exit(main())

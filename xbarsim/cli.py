@@ -1,0 +1,100 @@
+"""The ``xbarsim`` command line: ``xbarsim train``, ``xbarsim demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xbarsim import __version__
+
+
+def _train_args(p: argparse.ArgumentParser):
+    from xbarsim.devices import PRESETS
+    from xbarsim.training import ALGORITHMS, CIRCUITS
+
+    p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm (default shd)")
+    p.add_argument("--device", default="reram-hfo2", help=f"device preset: {', '.join(PRESETS)}")
+    p.add_argument("--circuit", default="ir-drop", choices=CIRCUITS,
+                   help="ideal wires, or exact nodal solve with wire, driver and sense resistance")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--train-size", type=int, default=6000, help="first N MNIST training images")
+    p.add_argument("--test-size", type=int, default=2000, help="first N MNIST test images")
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--hidden", default="64", help="hidden layer widths, comma-separated (default 64)")
+    p.add_argument("--downsample", type=int, default=2, help="average k x k pixel blocks (1, 2, 4, 7)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, help="per-sample learning rate (into A for SHD / Tiki-Taka)")
+    p.add_argument("--lr-transfer", type=float, help="A -> C transfer rate (SHD / Tiki-Taka)")
+    p.add_argument("--transfer-every", type=int, help="samples between row transfers (SHD / Tiki-Taka)")
+    p.add_argument("--gamma", type=float, help="Tiki-Taka's weight of A in the read")
+    p.add_argument("--r-wire-ohm", type=float, default=1.0, help="wire resistance per segment, Ohm (ir-drop)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(a):
+    from xbarsim.circuits import Crossbar
+    from xbarsim.devices import get_preset
+    from xbarsim.training import AlgorithmConfig, TrainConfig
+
+    try:
+        hidden = tuple(int(h) for h in a.hidden.split(",") if h.strip())
+    except ValueError:
+        raise ValueError(f"hidden={a.hidden!r} is invalid: must be comma-separated positive integers") from None
+    alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
+                                   transfer_every=a.transfer_every, gamma=a.gamma)
+    return TrainConfig(algorithm=alg, device=get_preset(a.device), circuit=a.circuit,
+                       crossbar=Crossbar(1, 1, r_row_ohm=a.r_wire_ohm, r_col_ohm=a.r_wire_ohm), hidden=hidden,
+                       epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
+                       downsample=a.downsample, seed=a.seed)
+
+
+def cmd_train(a) -> int:
+    from xbarsim.export import training_dataset, write_netcdf
+    from xbarsim.report import RUN_HEADERS, run_row, table
+    from xbarsim.training import train
+
+    cfg = config_from_args(a)
+    result = train(cfg, progress=not a.quiet)
+    print(table(RUN_HEADERS, [run_row(result)]))
+    if a.out:
+        print(f"wrote {write_netcdf(training_dataset(result), a.out)}")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from xbarsim.demo import run_demo
+
+    run_demo(a.out_dir, progress=not a.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xbarsim", description="Circuit-level simulation of training on "
+                                     "analog crossbar arrays.")
+    parser.add_argument("--version", action="version", version=f"xbarsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train an MLP on MNIST with analog arrays")
+    _train_args(p)
+    p.add_argument("--out", help="write the run as netCDF (FILE.nc)")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("demo", help="FP vs analog SGD vs SHD on HfO2 ReRAM with IR drop")
+    p.add_argument("--out-dir", default="results")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    from xbarsim.training import DataFileError
+    from xbarsim.solvers import NonConvergence
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, DataFileError, NonConvergence) as e:
+        print(f"xbarsim: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
