@@ -433,7 +433,8 @@ class _SharedEngine:
         return self._ng._stdout + self._ng._stderr
 
     def _load(self, text: str) -> list[str]:
-        lines = [ln for ln in text.splitlines() if ln.strip()] + [""]
+        first, *rest = text.splitlines() or [""]
+        lines = [first.strip() or "untitled"] + [ln for ln in rest if ln.strip()] + [""]  # line 1 is the title
         keep = [self._ffi.new("char[]", ln.encode("utf-8")) for ln in lines] + [self._ffi.NULL]
         self._ng.clear_output()
         rc = self._lib.ngSpice_Circ(self._ffi.new("char *[]", keep))

@@ -172,6 +172,12 @@ def test_ngspice_agrees_with_xbarsim(backend, n, driven):
     assert ds.attrs["ngspice_backend"] == backend
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (6, 1)])
+def test_single_line_arrays_agree(backend, shape):
+    xbar, g, vr, vc = _circuit(shape[0], seed=4, cols=shape[1])
+    assert spice_check(xbar, g, vr, vc, backend=backend).attrs["passed"] == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("driven", ["rows", "cols"])
 def test_ngspice_agrees_with_xbarsim_64(backend, driven):
@@ -281,6 +287,27 @@ def test_missing_libngspice_is_a_clear_error_never_a_pass():
                env)
     assert p.returncode == 2, p.stdout + p.stderr
     assert "xbarsim spice-check: error: NGSPICE_LIBRARY_PATH=" in p.stderr and "PASS" not in p.stdout
+
+
+def test_shared_backend_is_quiet_and_keeps_a_blank_title_line():
+    """No "Unsupported Ngspice version" warning and no stderr-as-error log records reach the user's logging;
+    a netlist whose first (title) line is blank still has every element."""
+    _need("shared")
+    code = textwrap.dedent("""\
+        import logging, numpy as np
+        logging.basicConfig(level=logging.WARNING)
+        from xbarsim.solvers import run_netlist, SpiceError
+        text = "\\nv1 a 0 dc 1\\nr1 a b 1\\nd1 b 0 dmod\\n.model dmod d is=1e-14\\n.options itl1=3 noopiter\\n.op\\n.end"
+        r = run_netlist(text, backend="shared")
+        print("V", r.vectors["a"], "b" in r.vectors)
+        try:
+            run_netlist("loop\\nv1 a 0 dc 1\\nv2 a 0 dc 2\\n.op\\n.end", backend="shared")
+        except SpiceError:
+            print("RAISED")
+        """)
+    p = _child(code, {})
+    assert "V 1.0 True" in p.stdout and "RAISED" in p.stdout, p.stdout + p.stderr
+    assert "PySpice" not in p.stderr and "Unsupported" not in p.stderr, p.stderr
 
 
 def test_shared_backend_refuses_parallel_workers():
