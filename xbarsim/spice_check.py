@@ -13,11 +13,14 @@ voltage would hide their errors); the reported node-voltage error is the larger 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numba
 
 import numpy as np
 import xarray as xr
@@ -72,6 +75,28 @@ def _timed_solve(xbar, g, v_rows, v_cols, driven, solver_rtol, repeats=5):
     return sol, best
 
 
+@contextlib.contextmanager
+def solver_threads(threads: int | None):
+    """Run xbarsim's numba kernels on ``threads`` threads inside the block (None = leave as is).
+
+    ngspice solves on one thread, so the speed ratio compares like with like at ``threads=1``; one thread
+    also keeps xbarsim's times meaningful on a busy machine, where OpenMP barriers of a parallel kernel
+    can wait milliseconds for a descheduled thread.
+    """
+    if threads is None:
+        yield
+        return
+    most = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= most:
+        raise ValueError(f"threads={threads!r} is invalid: must be an integer in [1, {most}] or None")
+    before = numba.get_num_threads()
+    numba.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def _warm_up():
     """Compile xbarsim's numba kernels once, so that no timing includes compilation."""
     x = Crossbar(2, 2)
@@ -82,7 +107,8 @@ def _warm_up():
 
 
 def spice_check(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", backend: str = "shared",
-                rtol: float = DEFAULT_RTOL, solver_rtol: float = SOLVER_RTOL, workers: int = 1) -> xr.Dataset:
+                rtol: float = DEFAULT_RTOL, solver_rtol: float = SOLVER_RTOL, workers: int = 1,
+                threads: int | None = 1) -> xr.Dataset:
     """Solve one crossbar batch with xbarsim and with ngspice and compare.
 
     Args:
@@ -91,14 +117,16 @@ def spice_check(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", back
         rtol: pass threshold of every relative error, in (0, 1).
         solver_rtol: xbarsim's residual tolerance.
         workers: parallel ngspice processes (subprocess backend).
+        threads: numba threads for xbarsim's solve (None = numba's setting); see :func:`solver_threads`.
     Returns:
         Dataset with both solutions (dim ``solver`` = xbarsim, ngspice), the per-vector relative errors
         ``rel_err_*`` (dim ``batch``), wall times in s, and attrs ``passed`` (1/0), ``rtol``, the crossbar
         and the ngspice version. Raises SpiceError when ngspice fails.
     """
     rtol = V.in_range("rtol", rtol, 0.0, 1.0)
-    _warm_up()
-    ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven, solver_rtol)
+    with solver_threads(threads):
+        _warm_up()
+        ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven, solver_rtol)
     ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven, backend=backend, workers=workers)
     err = relative_errors(ref, ours)
     passed = all(float(e.max()) <= rtol for e in err.values())
@@ -120,7 +148,8 @@ def spice_check(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", back
                             {"units": "s", "long_name": "ngspice wall time (batch: load, solve, read back)"}),
         },
         coords={"solver": ["xbarsim", "ngspice"]},
-        attrs={**_common_attrs(backend, ref.version, rtol, solver_rtol), "driven": driven, "passed": int(passed),
+        attrs={**_common_attrs(backend, ref.version, rtol, solver_rtol, threads), "driven": driven,
+               "passed": int(passed),
                **{f"crossbar_{k}": v for k, v in xbar.to_dict().items()}},
     )
     return ds
@@ -133,8 +162,9 @@ _ERR_NAMES = {
 }
 
 
-def _common_attrs(backend: str, version: str, rtol: float, solver_rtol: float) -> dict:
+def _common_attrs(backend: str, version: str, rtol: float, solver_rtol: float, threads) -> dict:
     return {"xbarsim_version": __version__, "ngspice_version": version, "ngspice_backend": backend,
+            "xbarsim_threads": int(numba.get_num_threads() if threads is None else threads),
             "rtol": rtol, "solver_rtol": solver_rtol, "error_definition": ERROR_DEFINITION}
 
 
@@ -159,7 +189,8 @@ def random_circuit(size: int, rng: np.random.Generator, *, driven: str = "rows",
 
 
 def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "shared", rtol: float = DEFAULT_RTOL,
-                batch: int = 1, workers: int = 1, solver_rtol: float = SOLVER_RTOL, report=None) -> xr.Dataset:
+                batch: int = 1, workers: int = 1, solver_rtol: float = SOLVER_RTOL, threads: int | None = 1,
+                report=None) -> xr.Dataset:
     """xbarsim against ngspice on ``trials`` random circuits per size (see :func:`random_circuit`).
 
     Trial t of size n draws from ``numpy.random.default_rng([seed, n, t])``, so a size's numbers do not
@@ -169,6 +200,7 @@ def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "s
         sizes: array sizes (n x n); None = :func:`default_sizes` of the installed ngspice.
         trials: circuits per size; seed: integer >= 0; backend: "shared" or "subprocess".
         rtol: pass threshold; batch: input vectors per circuit; workers: ngspice processes (subprocess).
+        threads: numba threads for xbarsim (1: like ngspice; None: numba's setting).
         report: optional callable receiving each finished size's table row (str).
     Returns:
         Dataset with dims (size, trial): ``rel_err_i_cols``, ``rel_err_i_rows``, ``rel_err_v_nodes`` (max over
@@ -183,7 +215,8 @@ def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "s
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed={seed!r} is invalid: must be an integer >= 0")
     rtol = V.in_range("rtol", rtol, 0.0, 1.0)
-    _warm_up()
+    with solver_threads(threads):
+        _warm_up()
     shape = (len(sizes), trials)
     out = {k: np.zeros(shape) for k in ("rel_err_i_cols", "rel_err_i_rows", "rel_err_v_nodes", "t_xbarsim_s",
                                         "t_ngspice_s", "r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm")}
@@ -192,7 +225,8 @@ def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "s
         for t in range(trials):
             rng = np.random.default_rng([int(seed), n, t])
             xbar, g, v_rows, v_cols = random_circuit(n, rng, driven=driven_of[t], batch=batch)
-            ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven_of[t], solver_rtol)
+            with solver_threads(threads):
+                ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven_of[t], solver_rtol)
             ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven_of[t], backend=backend, workers=workers)
             for k, e in relative_errors(ref, ours).items():
                 out[f"rel_err_{k}"][a, t] = e.max()
@@ -203,7 +237,8 @@ def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "s
             report(_table_row(n, {k: v[a] for k, v in out.items()}, rtol))
     ds = _study_dataset(out, sizes, trials, driven_of)
     passed = all(float(ds[f"rel_err_{k}"].max()) <= rtol for k in ("i_cols", "i_rows", "v_nodes"))
-    ds.attrs.update({**_common_attrs(backend, info["version"], rtol, solver_rtol), "ngspice_klu": int(info["klu"]),
+    ds.attrs.update({**_common_attrs(backend, info["version"], rtol, solver_rtol, threads),
+                     "ngspice_klu": int(info["klu"]),
                      "seed": int(seed), "trials": trials, "batch": batch, "passed": int(passed),
                      "circuits": (f"square n x n; wire {WIRE_OHM} Ohm, driver {DRIVER_OHM} Ohm, sense {SENSE_OHM} "
                                   f"Ohm, G {CONDUCTANCE_S} S, log-uniform; inputs uniform in +-{V_READ_V} V")})
@@ -322,6 +357,8 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive_int_arg("--batch"), default=1, help="input vectors per circuit (1)")
     p.add_argument("--workers", type=_positive_int_arg("--workers"), default=1,
                    help="parallel ngspice processes, subprocess backend only (1)")
+    p.add_argument("--threads", type=_positive_int_arg("--threads"), default=1,
+                   help="numba threads for xbarsim's solve (1, like single-threaded ngspice)")
     return p
 
 
@@ -343,16 +380,20 @@ def run(args: argparse.Namespace) -> int:
             folder = Path(args.out).parent
             if not folder.is_dir():
                 raise ValueError(f"--out={args.out!r} is invalid: folder {str(folder)!r} does not exist")
+        if args.threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"--threads={args.threads} is invalid: must be in [1, {numba.config.NUMBA_NUM_THREADS}]"
+                             " (NUMBA_NUM_THREADS)")
         if args.workers > 1 and args.backend != "subprocess":
             raise ValueError(f"--workers={args.workers} is invalid with --backend={args.backend}: "
                              "parallel runs need --backend subprocess")
         info = ngspice_info(args.backend)
-        print(f"xbarsim {__version__} vs ngspice {info['version']} ({args.backend}, "
-              f"{'KLU' if info['klu'] else 'SPARSE 1.3'}); relative errors normwise, times per circuit "
-              f"(batch {args.batch}); rtol {args.rtol:g}")
+        print(f"xbarsim {__version__} ({args.threads} thread{'s' if args.threads > 1 else ''}) vs ngspice "
+              f"{info['version']} ({args.backend}, {'KLU' if info['klu'] else 'SPARSE 1.3'}); relative errors "
+              f"normwise, median times per circuit (batch {args.batch}); rtol {args.rtol:g}")
         print(TABLE_HEADER, flush=True)
         ds = spice_study(args.sizes, trials=args.trials, seed=args.seed, backend=args.backend, rtol=args.rtol,
-                         batch=args.batch, workers=args.workers, report=lambda row: print(row, flush=True))
+                         batch=args.batch, workers=args.workers, threads=args.threads,
+                         report=lambda row: print(row, flush=True))
     except (SpiceError, ValueError) as e:
         print(f"xbarsim spice-check: error: {e}", file=sys.stderr)
         return 2
