@@ -1,4 +1,4 @@
-"""The ``xbarsim`` command line: ``xbarsim train``, ``xbarsim demo``."""
+"""The ``xbarsim`` command line: ``xbarsim train``, ``xbarsim demo``, ``xbarsim spice-check``."""
 
 from __future__ import annotations
 
@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="results")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+    from xbarsim import spice_check
+
+    spice_check.add_parser(sub)
     return parser
 
 

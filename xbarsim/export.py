@@ -11,7 +11,6 @@ import numpy as np
 import xarray as xr
 
 from xbarsim import __version__
-from xbarsim.training import TrainResult
 
 HISTORY_UNITS = {
     "train_loss": ("1", "mean softmax cross-entropy over the epoch's training samples (nats)"),
@@ -32,8 +31,9 @@ def _attr_value(v):
     return str(v)
 
 
-def training_dataset(result: TrainResult) -> xr.Dataset:
-    """One training run: per-epoch history; final conductances of every array of every layer."""
+def training_dataset(result) -> xr.Dataset:
+    """One training run (a :class:`xbarsim.training.TrainResult`) as a dataset: per-epoch history, final
+    logical weights and conductances of every array of every layer, the configuration in attrs."""
     cfg = result.config
     n_epochs = len(result.history["test_accuracy"])
     ds = xr.Dataset(coords={"epoch": ("epoch", np.arange(1, n_epochs + 1), {"long_name": "epoch", "units": "1"})})

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import xarray as xr
 from xbarsim import __version__
 from xbarsim.circuits import Crossbar
 from xbarsim.devices import _validate as V
+from xbarsim.export import write_netcdf
 from xbarsim.solvers import DEFAULT_RTOL as SOLVER_RTOL
 from xbarsim.solvers import SpiceError, ngspice_info, solve, solve_spice
 from xbarsim.solvers.ngspice import BACKENDS
@@ -277,23 +276,6 @@ def format_table(ds: xr.Dataset) -> str:
     rows = [_table_row(int(n), {k: ds[k].sel(size=n).values for k in ds.data_vars if "size" in ds[k].dims},
                        float(ds.attrs["rtol"])) for n in ds["size"].values]
     return "\n".join([TABLE_HEADER, *rows])
-
-
-def write_netcdf(ds: xr.Dataset, path) -> Path:
-    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"out={str(path)!r} is invalid: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.name + ".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ---------------------------------------------------------------------------------------------- CLI
