@@ -88,7 +88,7 @@ def build_network(cfg: TrainConfig, n_in: int, n_out: int, rng: np.random.Genera
     return MLP(layers, cfg.activation)
 
 
-def evaluate(net: MLP, x, y, rng, batch=500):
+def evaluate(net: MLP, x, y, rng, batch=100):
     """Mean cross-entropy and accuracy of ``net`` on (x, y)."""
     losses, correct = [], 0
     for i in range(0, len(x), batch):

@@ -61,7 +61,3 @@ class MLP:
         for layer, a, d in zip(self.layers, acts, deltas):
             layer.update(a, d, rng)
         return loss, logits.argmax(axis=1)
-
-    def predict(self, x, rng, batch: int = 500):
-        return np.concatenate([self.forward(x[i:i + batch], rng)[0].argmax(axis=1)
-                               for i in range(0, len(x), batch)])
