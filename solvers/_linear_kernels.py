@@ -4,15 +4,29 @@ State layout: (2, M, N, B) float64 -- plane 0 holds the row-wire nodes, plane 1 
 batch is innermost and contiguous. Unknowns are deviations of each node from its own line's terminal voltage.
 Row terminals attach at column 0, column terminals at row M-1. Every kernel parallelises over lines and
 reduces in a fixed order, so results do not depend on the number of threads.
+
+Each kernel is compiled twice: ``PARALLEL`` (numba threads over lines) and ``SERIAL`` (the same code, no
+threads). Launching threads costs about 0.1 ms per kernel, more than small solves take in total, so the
+solver picks ``SERIAL`` for small problems.
 """
 
 from __future__ import annotations
 
+import types
+
 import numba as nb
 import numpy as np
 
+_PY = {}
 
-@nb.njit(parallel=True, cache=True)
+
+def _kernel(f):
+    """Register a kernel's Python source; compiled below as a parallel and a serial twin."""
+    _PY[f.__name__] = f
+    return f
+
+
+@_kernel
 def factor_lines(g, gwr, gwc, gtr, gtc, piv):
     """Inverse pivots of the Thomas factorisation of every row chain (piv[0]) and column chain (piv[1]).
 
@@ -38,7 +52,7 @@ def factor_lines(g, gwr, gwc, gtr, gtc, piv):
             piv[1, i, j] = prev
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def rhs(g, vtr, vtc, b):
     """Right-hand side: the ideal cell currents G (V_row - V_col) injected at column nodes, drawn at rows."""
     m, n = g.shape
@@ -51,7 +65,7 @@ def rhs(g, vtr, vtc, b):
                 b[1, i, j, k] = cur
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def matvec_dot(x, g, gwr, gwc, gtr, gtc, out, xout):
     """out = A x for the nodal matrix A (wires, cells, terminals); xout[k] = x[..., k] . out[..., k]."""
     _, m, n, nb_ = x.shape
@@ -82,7 +96,7 @@ def matvec_dot(x, g, gwr, gwc, gtr, gtc, out, xout):
     _reduce(part, xout)
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def precondition_dot(r, piv, gwr, gwc, z, rz):
     """z = P^-1 r with P the block diagonal of A (one tridiagonal solve per row chain and per column
     chain); rz[k] = r[..., k] . z[..., k]."""
@@ -117,7 +131,7 @@ def precondition_dot(r, piv, gwr, gwc, z, rz):
     _reduce(part, rz)
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def dot(a, b, out):
     """out[k] = sum over nodes of a[..., k] * b[..., k], summed in a fixed order."""
     _, m, n, nb_ = a.shape
@@ -130,7 +144,7 @@ def dot(a, b, out):
     _reduce(part, out)
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def axpy_pair_dot(x, p, r, ap, alpha, rr):
     """x += alpha p and r -= alpha Ap, per batch column; rr[k] = r[..., k] . r[..., k] afterwards."""
     _, m, n, nb_ = x.shape
@@ -146,7 +160,7 @@ def axpy_pair_dot(x, p, r, ap, alpha, rr):
     _reduce(part, rr)
 
 
-@nb.njit(parallel=True, cache=True)
+@_kernel
 def xpby(z, beta, p):
     """p = z + beta p, per batch column."""
     _, m, n, nb_ = z.shape
@@ -165,3 +179,14 @@ def _reduce(part, out):
         for i in range(part.shape[0]):
             s += part[i, k]
         out[k] = s
+
+
+def _jit(f, parallel: bool):
+    if not parallel:  # a distinct name gives the serial twin its own numba cache files
+        f = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
+        f.__qualname__ = f.__name__
+    return nb.njit(parallel=parallel, cache=True)(f)
+
+
+PARALLEL = types.SimpleNamespace(**{name: _jit(f, True) for name, f in _PY.items()})
+SERIAL = types.SimpleNamespace(**{name: _jit(f, False) for name, f in _PY.items()})

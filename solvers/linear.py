@@ -22,6 +22,7 @@ from . import _linear_kernels as K
 from .solution import CrossbarSolution, NonConvergence, Terminals
 
 DEFAULT_RTOL = 1e-10
+SERIAL_BELOW = 300_000  # unknowns x batch below which threads cost more than they save
 
 
 def check_conductance(xbar: Crossbar, g) -> np.ndarray:
@@ -48,9 +49,11 @@ def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: floa
     rtol = V.in_range("rtol", rtol, 1e-15, 1e-2)
     m, n = xbar.shape
     maxiter = 20 * (m + n) + 200 if maxiter is None else V.positive_int("maxiter", maxiter)
-    op = _Operator(g, 1.0 / xbar.r_row_ohm, 1.0 / xbar.r_col_ohm, t.g_rows, t.g_cols)
-    b = _workspace((2, m, n, t.v_rows.shape[0]))[4]
-    K.rhs(g, np.ascontiguousarray(t.v_rows.T), np.ascontiguousarray(t.v_cols.T), b)
+    nb_ = t.v_rows.shape[0]
+    kernels = K.SERIAL if 2 * m * n * nb_ < SERIAL_BELOW else K.PARALLEL
+    op = _Operator(kernels, g, 1.0 / xbar.r_row_ohm, 1.0 / xbar.r_col_ohm, t.g_rows, t.g_cols)
+    b = _workspace((2, m, n, nb_))[4]
+    kernels.rhs(g, np.ascontiguousarray(t.v_rows.T), np.ascontiguousarray(t.v_cols.T), b)
     x, its, res = _pcg(op, b, rtol, maxiter)
     return CrossbarSolution(xbar, t, x, its, res)
 
@@ -70,20 +73,21 @@ def read_backward(xbar: Crossbar, g, v_in, **kw) -> CrossbarSolution:
 class _Operator:
     """The nodal matrix of one conductance state and its line-factorised preconditioner."""
 
-    def __init__(self, g, gwr, gwc, gtr, gtc):
+    def __init__(self, kernels, g, gwr, gwc, gtr, gtc):
+        self.k = kernels
         self.args = (g, gwr, gwc, gtr, gtc)
         self.gwr, self.gwc = gwr, gwc
         self.norm_inf = 2.0 * (g.max() + 2.0 * max(gwr, gwc) + max(gtr, gtc))  # max absolute row sum
         self.piv = np.empty((2,) + g.shape)
-        K.factor_lines(g, gwr, gwc, gtr, gtc, self.piv)
+        kernels.factor_lines(g, gwr, gwc, gtr, gtc, self.piv)
 
     def apply(self, x, out, xout):
         """out = A x and xout = x . A x per batch column."""
-        K.matvec_dot(x, *self.args, out, xout)
+        self.k.matvec_dot(x, *self.args, out, xout)
 
     def precondition(self, r, out, rz):
         """out = P^-1 r and rz = r . P^-1 r per batch column."""
-        K.precondition_dot(r, self.piv, self.gwr, self.gwc, out, rz)
+        self.k.precondition_dot(r, self.piv, self.gwr, self.gwc, out, rz)
 
 
 _local = threading.local()
@@ -105,12 +109,12 @@ def _pcg(op: _Operator, b: np.ndarray, rtol: float, maxiter: int):
     r, z, p, ap = _workspace(b.shape)[:4]
     r[...] = b
     bb, rr, rz, pap, xx = (np.empty(nb_) for _ in range(5))
-    K.dot(b, b, bb)
+    op.k.dot(b, b, bb)
     tol2 = rtol * rtol * bb
     its = np.zeros(nb_, dtype=np.int64)
     total = 0
     for _restart in range(3):  # restart from the true residual if the recursive one drifted
-        K.dot(r, r, rr)
+        op.k.dot(r, r, rr)
         active = rr > tol2
         op.precondition(r, z, rz)
         p[...] = z
@@ -123,18 +127,18 @@ def _pcg(op: _Operator, b: np.ndarray, rtol: float, maxiter: int):
                     iterations=total, residual=float(np.sqrt(rr[worst] / bb[worst])), worst_node=worst)
             op.apply(p, ap, pap)
             alpha = np.where(active, rz / np.where(active, pap, 1.0), 0.0)
-            K.axpy_pair_dot(x, p, r, ap, alpha, rr)
+            op.k.axpy_pair_dot(x, p, r, ap, alpha, rr)
             its += active
             total += 1
             active &= rr > tol2
             rz_old = rz.copy()
             op.precondition(r, z, rz)
             beta = np.where(active, rz / np.where(active, rz_old, 1.0), 0.0)
-            K.xpby(z, beta, p)
+            op.k.xpby(z, beta, p)
         op.apply(x, ap, pap)
         np.subtract(b, ap, out=r)
-        K.dot(r, r, rr)
-        K.dot(x, x, xx)
+        op.k.dot(r, r, rr)
+        op.k.dot(x, x, xx)
         ok = rr <= np.maximum(tol2, (64 * np.finfo(float).eps * op.norm_inf) ** 2 * xx)
         if np.all(ok):
             break

@@ -37,7 +37,7 @@ class AlgorithmConfig:
     lr_transfer: float = 0.01
     transfer_every: int = 2
     gamma: float = 0.1
-    zero_shift_pairs: int = 4000
+    zero_shift_pairs: int = 2000
 
     def __post_init__(self):
         V.choice("algorithm", self.name, ALGORITHMS)
