@@ -31,6 +31,15 @@ def demo_configs(**overrides) -> dict:
     }
 
 
+def _label(cfg: TrainConfig) -> str:
+    if cfg.algorithm.name == "fp":
+        return "FP (digital)"
+    return f"{LABELS[cfg.algorithm.name]} ({cfg.device.name}, {cfg.circuit})"
+
+
+LABELS = {"sgd": "analog SGD", "tiki-taka": "Tiki-Taka", "shd": "SHD"}
+
+
 def run_demo(out_dir="results", progress: bool = True, **overrides):
     """Run the study, print the table, write ``demo.nc`` and ``demo_learning_curves.png`` in ``out_dir``."""
     cfgs = demo_configs(**overrides)
@@ -41,7 +50,7 @@ def run_demo(out_dir="results", progress: bool = True, **overrides):
     runs = {name: training_dataset(r) for name, r in results.items()}
     out = Path(out_dir)
     nc = write_netcdf(combine_runs(runs), out / "demo.nc")
-    png = learning_curves({f"{n} ({r.config.device.name})": runs[n] for n, r in results.items()},
+    png = learning_curves({_label(r.config): runs[n] for n, r in results.items()},
                           out / "demo_learning_curves.png",
                           title=f"MNIST 196-64-10, {any_cfg.device.name}, {any_cfg.circuit}")
     print(f"wrote {nc} and {png}")

@@ -8,21 +8,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .export import atomic_path  # noqa: E402
 
 
 def learning_curves(runs: dict, path, title: str = "") -> Path:
-    """Test accuracy and training loss per epoch for each run; ``runs`` maps a label to a training dataset."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for label, ds in runs.items():
-        ax1.plot(ds.epoch, 100 * ds.test_accuracy, marker="o", label=label)
-        ax2.plot(ds.epoch, ds.train_loss, marker="o", label=label)
+    """Test accuracy, training loss and (for runs with an A array) the Hamiltonian per epoch; ``runs`` maps
+    a label to a training dataset."""
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4))
+    for idx, (label, ds) in enumerate(runs.items()):
+        style = dict(marker="o", label=label, color=f"C{idx}")
+        ax1.plot(ds.epoch, 100 * ds.test_accuracy, **style)
+        ax2.plot(ds.epoch, ds.train_loss, **style)
+        if float(ds.a_norm2.max()) > 0:
+            ax3.plot(ds.epoch, ds.hamiltonian, **style)
     ax1.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
     ax2.set(xlabel="epoch", ylabel="cross-entropy", title="training loss", yscale="log")
-    for ax in (ax1, ax2):
+    ax3.set(xlabel="epoch", ylabel="H = E(C) + k |A|^2", title="Hamiltonian (SHD, Tiki-Taka)")
+    for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax.lines:
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
