@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 from xbarsim.devices import _validate as V
 
 CELL_TYPES = ("linear",)
+R_MIN_OHM, R_MAX_OHM = 1e-9, 1e12  # resistances the solver resolves in float64 (1e-9 Ohm: the ideal-wire limit)
+G_MIN_S, G_MAX_S = 1e-15, 1e3  # cell conductances accepted by the solvers
+V_MAX_V = 1e3  # largest terminal voltage accepted
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class Crossbar:
         V.positive_int("rows", self.rows)
         V.positive_int("cols", self.cols)
         for name in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm"):
-            object.__setattr__(self, name, V.positive(name, getattr(self, name), "Ohm"))
-        object.__setattr__(self, "v_read_v", V.positive("v_read_v", self.v_read_v, "V"))
+            object.__setattr__(self, name, V.positive(name, getattr(self, name), "Ohm", R_MIN_OHM, R_MAX_OHM))
+        object.__setattr__(self, "v_read_v", V.positive("v_read_v", self.v_read_v, "V", 0.0, V_MAX_V))
         V.choice("cell", self.cell, CELL_TYPES)
 
     @property

@@ -10,11 +10,16 @@ import math
 import numpy as np
 
 
-def positive(name: str, value, unit: str = "") -> float:
-    """Return ``value`` as float if it is a finite number > 0, else raise ValueError naming ``name``."""
-    v = _finite(name, value, f"a finite number > 0{_u(unit)}")
-    if not v > 0:
-        raise ValueError(f"{name}={value!r} is invalid: must be a finite number > 0{_u(unit)}")
+def positive(name: str, value, unit: str = "", lo: float = 0.0, hi: float | None = None) -> float:
+    """Return ``value`` as float if it is a finite number > lo (and <= hi), else raise ValueError naming
+    ``name``."""
+    if hi is None:
+        allowed = f"a finite number > {lo:g}{_u(unit)}"
+    else:
+        allowed = f"in {'(' if lo == 0 else '['}{lo:g}, {hi:g}]{_u(unit)}"
+    v = _finite(name, value, allowed)
+    if not (v > 0 and v >= lo and (hi is None or v <= hi)):
+        raise ValueError(f"{name}={value!r} is invalid: must be {allowed}")
     return v
 
 
@@ -36,10 +41,24 @@ def finite(name: str, value, unit: str = "") -> float:
     return _finite(name, value, f"a finite number{_u(unit)}")
 
 
-def positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is invalid: must be an integer >= 1")
+def positive_int(name: str, value, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or (hi and value > hi):
+        allowed = "an integer >= 1" if hi is None else f"an integer in [1, {hi}]"
+        raise ValueError(f"{name}={value!r} is invalid: must be {allowed}")
     return int(value)
+
+
+def seed(name: str, value) -> int:
+    """A seed: an integer in [0, 2**64)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2 ** 64:
+        raise ValueError(f"{name}={value!r} is invalid: must be an integer in [0, 2**64)")
+    return int(value)
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r} is invalid: must be True or False")
+    return bool(value)
 
 
 def choice(name: str, value, allowed) -> str:
@@ -48,9 +67,16 @@ def choice(name: str, value, allowed) -> str:
     return value
 
 
-def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit: str = "") -> np.ndarray:
-    """Return ``value`` as a C-contiguous float64 array of ``shape`` (None = any size), all finite."""
-    a = np.asarray(value, dtype=np.float64)
+def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit: str = "",
+          max_abs: float | None = None, min_value: float | None = None) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array of ``shape`` (None = any size), all finite (and
+    |a| <= max_abs, a >= min_value where given)."""
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name} is complex: expected real numbers{_u(unit)}")
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not a numeric array: expected real numbers{_u(unit)}") from None
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {a.shape}: expected {want}")
@@ -60,11 +86,16 @@ def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit
     if positive_values and a.size and not np.all(a > 0):
         bad = float(a[~(a > 0)].flat[0])
         raise ValueError(f"{name} contains {bad!r}: all entries must be > 0{_u(unit)}")
+    if max_abs is not None and a.size and np.abs(a).max() > max_abs:
+        raise ValueError(f"{name} contains {float(np.abs(a).max())!r}: all entries must be within "
+                         f"+/-{max_abs:g}{_u(unit)}")
+    if min_value is not None and a.size and a.min() < min_value:
+        raise ValueError(f"{name} contains {float(a.min())!r}: all entries must be >= {min_value:g}{_u(unit)}")
     return np.ascontiguousarray(a)
 
 
 def _finite(name, value, allowed) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):
         raise ValueError(f"{name}={value!r} is invalid: must be {allowed}")
     try:
         v = float(value)

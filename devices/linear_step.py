@@ -55,17 +55,24 @@ class LinearStepDevice:
     citation: str = ""
 
     def __post_init__(self):
-        V.positive("dw_min", self.dw_min)
-        V.positive("w_max", self.w_max)
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("dw_min", V.positive("dw_min", self.dw_min))
+        put("w_max", V.positive("w_max", self.w_max))
         if not V.finite("w_min", self.w_min) < 0:
             raise ValueError(f"w_min={self.w_min!r} is invalid: must be a finite number < 0")
-        V.in_range("gamma_up", self.gamma_up, 0.0, 1.0)
-        V.in_range("gamma_down", self.gamma_down, 0.0, 1.0)
-        V.in_range("up_down", self.up_down, -0.99, 0.99)
+        put("w_min", float(self.w_min))
+        put("gamma_up", V.in_range("gamma_up", self.gamma_up, 0.0, 1.0))
+        put("gamma_down", V.in_range("gamma_down", self.gamma_down, 0.0, 1.0))
+        put("up_down", V.in_range("up_down", self.up_down, -0.99, 0.99))
         for n in ("dw_min_dtod", "up_down_dtod", "w_max_dtod", "w_min_dtod", "dw_min_std"):
-            V.nonnegative(n, getattr(self, n))
-        V.positive("g_min_s", self.g_min_s, "S")
-        V.positive("g_max_s", self.g_max_s, "S")
+            put(n, V.nonnegative(n, getattr(self, n)))
+        put("g_min_s", V.positive("g_min_s", self.g_min_s, "S"))
+        put("g_max_s", V.positive("g_max_s", self.g_max_s, "S"))
+        for n in ("name", "citation"):
+            if not isinstance(getattr(self, n), str):
+                raise ValueError(f"{n}={getattr(self, n)!r} is invalid: must be a string")
         if not self.g_max_s > self.g_min_s:
             raise ValueError(f"g_max_s={self.g_max_s!r} is invalid: must exceed g_min_s={self.g_min_s!r} S")
 
@@ -94,7 +101,7 @@ class LinearStepDevice:
     # -- device-to-device sampling ----------------------------------------------------------------------
     def sample(self, shape, rng: np.random.Generator) -> "DeviceArray":
         """Draw the per-device parameters of an array of ``shape`` (device-to-device variation)."""
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(V.positive_int("shape", s) for s in np.atleast_1d(np.asarray(shape, dtype=object)))
         n = rng.standard_normal((4,) + shape)
         dw = self.dw_min * np.maximum(1.0 + self.dw_min_dtod * n[0], 0.05)
         ud = np.clip(self.up_down + self.up_down_dtod * n[1], -0.99, 0.99)
@@ -149,8 +156,17 @@ class DeviceArray:
         return np.clip(ws, self.b_min, self.b_max)
 
     def initial_weights(self, w0=0.0) -> np.ndarray:
-        """Weights set to ``w0`` (clipped to each device's bounds)."""
-        return np.clip(np.broadcast_to(np.asarray(w0, dtype=np.float64), self.shape), self.b_min, self.b_max)
+        """Weights set to ``w0`` (scalar or array shape; clipped to each device's bounds)."""
+        w0 = V.array("w0", np.broadcast_to(np.asarray(w0), self.shape), self.shape)
+        return np.clip(w0, self.b_min, self.b_max)
+
+    def check_weights(self, w) -> np.ndarray:
+        """``w`` as a float64 array of the array's shape, finite and inside every device's bounds."""
+        w = V.array("w", w, self.shape)
+        if np.any(w > self.b_max + 1e-12) or np.any(w < self.b_min - 1e-12):
+            raise ValueError("w has entries outside the devices' bounds [b_min, b_max]: a device cannot be "
+                             "there; start from initial_weights()")
+        return w
 
     def apply_pulses(self, w, counts, seed: int) -> np.ndarray:
         """Apply signed pulse counts and return the new weights.
@@ -159,9 +175,8 @@ class DeviceArray:
         entry n gives |n| pulses of sign(n), applied one by one with cycle-to-cycle noise. The noise of
         pulse k of cell c in update s is a hash of (seed, s, c, k): the result does not depend on threads.
         """
-        w = np.asarray(w, dtype=np.float64)
-        if w.shape != self.shape:
-            raise ValueError(f"w has shape {w.shape}: expected the array shape {self.shape}")
+        w = self.check_weights(w)
+        seed = V.seed("seed", seed)
         counts = np.asarray(counts)
         if counts.shape == self.shape:
             counts = counts[None]
@@ -169,6 +184,8 @@ class DeviceArray:
             raise ValueError(f"counts has shape {counts.shape}: expected (updates,) + {self.shape}")
         if not np.issubdtype(counts.dtype, np.integer):
             raise ValueError(f"counts has dtype {counts.dtype}: expected integers (signed pulse counts)")
+        if counts.size and np.abs(counts.astype(np.int64)).max() >= 2 ** 31:
+            raise ValueError(f"counts contains {int(np.abs(counts).max())} pulses: at most 2**31 - 1 per entry")
         out = np.ascontiguousarray(w.copy()).reshape(-1)
         _apply_pulses(
             out,
@@ -186,7 +203,8 @@ class DeviceArray:
         without the last pulse's cycle-to-cycle jitter.
         """
         n_pairs = V.positive_int("n_pairs", n_pairs)
-        out = np.array(w, dtype=np.float64).reshape(-1)
+        seed = V.seed("seed", seed)
+        out = self.check_weights(w).copy().reshape(-1)
         mean = np.empty_like(out)
         _alternating_pulses(out, mean, n_pairs, *self._flat_params(), np.uint64(seed))
         return out.reshape(self.shape), mean.reshape(self.shape)

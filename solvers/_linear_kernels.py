@@ -53,16 +53,24 @@ def factor_lines(g, gwr, gwc, gtr, gtc, piv):
 
 
 @_kernel
-def rhs(g, vtr, vtc, b):
-    """Right-hand side: the ideal cell currents G (V_row - V_col) injected at column nodes, drawn at rows."""
+def rhs(g, ref_r, ref_c, vtr, vtc, gtr, gtc, b):
+    """Right-hand side for unknowns measured from per-line reference voltages ref_r (M, B), ref_c (N, B):
+    the cell currents at the references, G (ref_r - ref_c), injected at column nodes and drawn at rows, plus
+    the terminal currents at the references. With the references at the terminal voltages (the first
+    pass) the terminal terms vanish and b is the ideal cell currents."""
     m, n = g.shape
     nb_ = vtr.shape[1]
     for i in nb.prange(m):
         for j in range(n):
             for k in range(nb_):
-                cur = g[i, j] * (vtr[i, k] - vtc[j, k])
+                cur = g[i, j] * (ref_r[i, k] - ref_c[j, k])
                 b[0, i, j, k] = -cur
                 b[1, i, j, k] = cur
+        for k in range(nb_):
+            b[0, i, 0, k] -= gtr * (ref_r[i, k] - vtr[i, k])
+    for j in range(n):
+        for k in range(nb_):
+            b[1, m - 1, j, k] -= gtc * (ref_c[j, k] - vtc[j, k])
 
 
 @_kernel

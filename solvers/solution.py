@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbarsim.circuits import Crossbar
+from xbarsim.circuits import V_MAX_V, Crossbar
 from xbarsim.devices import _validate as V
 
 DRIVEN = ("rows", "cols")
@@ -51,10 +51,10 @@ class Terminals:
 
 
 def _batch(name, v, size):
-    a = np.asarray(v, dtype=np.float64)
+    a = np.asarray(v)
     if a.ndim == 1:
         a = a[None, :]
-    return V.array(name, a, (None, size), unit="V")
+    return V.array(name, a, (None, size), unit="V", max_abs=V_MAX_V)
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +69,7 @@ class CrossbarSolution:
     terminals: Terminals
     dev: np.ndarray
     iterations: np.ndarray  # (B,)
-    rel_residual: np.ndarray  # (B,) final ||b - A x|| / ||b||
+    rel_residual: np.ndarray  # (B,) final ||b - A x|| / ||cell currents||
 
     @property
     def i_cols(self) -> np.ndarray:

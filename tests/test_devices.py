@@ -145,3 +145,25 @@ def test_unknown_preset_and_bad_parameters_are_refused():
         arr.apply_pulses(arr.initial_weights(), np.ones((2, 2), dtype=int), seed=0)
     with pytest.raises(ValueError, match="counts has dtype float64: expected integers"):
         arr.apply_pulses(arr.initial_weights(), np.ones((3, 3)), seed=0)
+
+
+def test_bad_device_state_and_seeds_are_refused():
+    arr = get_preset("reram-hfo2").sample((2, 3), np.random.default_rng(0))
+    w = arr.initial_weights(0.0)
+    with pytest.raises(ValueError, match=r"w has shape \(3, 2\): expected \(2, 3\)"):
+        arr.zero_shift(w.T, 10, seed=0)
+    with pytest.raises(ValueError, match="w contains nan"):
+        arr.apply_pulses(np.full((2, 3), np.nan), np.ones((2, 3), dtype=int), seed=0)
+    with pytest.raises(ValueError, match="w has entries outside the devices' bounds"):
+        arr.apply_pulses(np.full((2, 3), 100.0), np.ones((2, 3), dtype=int), seed=0)
+    for bad in (-1, 2 ** 64, 1.9, "1"):
+        with pytest.raises(ValueError, match=r"seed=.* is invalid: must be an integer in \[0, 2\*\*64\)"):
+            arr.apply_pulses(w, np.ones((2, 3), dtype=int), seed=bad)
+    with pytest.raises(ValueError, match="counts contains 4294967297 pulses"):
+        arr.apply_pulses(w, np.full((2, 3), 2 ** 32 + 1), seed=0)
+    with pytest.raises(ValueError, match="shape=2.7 is invalid"):
+        get_preset("ideal").sample((2.7, 3), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="w0 contains nan"):
+        arr.initial_weights(np.nan)
+    with pytest.raises(ValueError, match="dw_min='0.01' is invalid"):
+        LinearStepDevice(dw_min="0.01")

@@ -120,7 +120,7 @@ def test_fp_learns_mnist():
 @pytest.mark.parametrize("args,message", [
     (["--device", "pcm"], "device='pcm' is not a known preset: allowed values are"),
     (["--epochs", "0"], "epochs=0 is invalid: must be an integer >= 1"),
-    (["--r-wire-ohm", "0"], "r_row_ohm=0.0 is invalid: must be a finite number > 0 Ohm"),
+    (["--r-wire-ohm", "0"], "r_row_ohm=0.0 is invalid: must be in [1e-09, 1e+12] Ohm"),
     (["--r-wire-ohm", "nan"], "r_row_ohm=nan is invalid"),
     (["--lr", "-1"], "lr=-1.0 is invalid: must be a finite number > 0"),
     (["--hidden", "64,x"], "hidden='64,x' is invalid"),
@@ -174,3 +174,58 @@ def test_shd_rests_at_the_true_minimum_where_sgd_is_biased():
     assert energy[0] == pytest.approx(0.125, rel=1e-3) and energy[-4:].max() < 0.02 * energy[0]
     w_sgd, _ = _toy_run("sgd", 0.01, 0.01, 8000)
     assert w_sgd < 0.32
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--gamma", "0.5"], "--gamma applies only to --algorithm tiki-taka"),
+    (["--algorithm", "sgd", "--lr-transfer", "0.1"], "--lr-transfer applies only to --algorithm tiki-taka or shd"),
+    (["--circuit", "ideal", "--r-wire-ohm", "2"], "--r-wire-ohm applies only to --circuit ir-drop"),
+    (["--hidden", ""], "hidden='' is invalid"),
+    (["--out", ""], "--out='' is invalid: must be a file name"),
+])
+def test_cli_refuses_options_that_would_be_ignored(capsys, args, message):
+    assert main(["train", "--quiet", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_checks_the_output_path_before_training(tmp_path, capsys):
+    for out, message in ((tmp_path, "it is a folder"), (tmp_path / "missing" / "x.nc", "does not exist")):
+        assert main(["train", "--quiet", "--train-size", "60000", "--out", str(out)]) == 2  # fails at once
+        assert message in capsys.readouterr().err
+
+
+def test_written_files_are_atomic_and_readable_by_others(tmp_path):
+    cfg = TrainConfig(algorithm=AlgorithmConfig.defaults("fp"), hidden=(4,), epochs=1, train_size=50, test_size=20)
+    path = write_netcdf(training_dataset(train(cfg, progress=False)), tmp_path / "fp.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fp.nc"]
+    assert path.stat().st_mode & 0o044  # the umask's permissions, not mkstemp's 0600
+
+
+def test_train_checks_the_data_it_is_given():
+    data = load_mnist(downsample=2, train_size=40, test_size=20)
+    cfg = TrainConfig(algorithm=AlgorithmConfig.defaults("fp"), hidden=(4,), epochs=1, train_size=100, test_size=20)
+    with pytest.raises(ValueError, match="train_size=100 is invalid: the data hold 40 train samples"):
+        train(cfg, data, progress=False)
+    small = TrainConfig(algorithm=cfg.algorithm, hidden=(4,), epochs=1, train_size=40, test_size=20, downsample=1)
+    with pytest.raises(ValueError, match=r"x_train has shape \(40, 196\): expected \(40, 784\)"):
+        train(small, data, progress=False)
+    with pytest.raises(ValueError, match="device=3 is invalid: must be a LinearStepDevice"):
+        TrainConfig(device=3)
+
+
+def test_pulse_counts_do_not_overflow_at_long_trains(rng):
+    counts = pulse_counts(np.ones((1, 2)), -np.ones((1, 2)), 1e3, 1e-3, UpdateConfig(bl=1000), rng)
+    assert counts.min() == 1000 and counts.max() == 1000
+    with pytest.raises(ValueError, match=r"bl=40000 is invalid: must be an integer in \[1, 1000\]"):
+        UpdateConfig(bl=40000)
+
+
+def test_corrupt_gzip_stream_is_a_data_error(tmp_path):
+    for name in MNIST_SHA256:
+        shutil.copy(default_data_dir() / f"{name}.gz", tmp_path / f"{name}.gz")
+    target = tmp_path / "train-labels-idx1-ubyte.gz"
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 64] = bytes(64)
+    target.write_bytes(bytes(raw))
+    with pytest.raises(DataFileError, match="is corrupt"):
+        load_mnist(tmp_path)

@@ -41,10 +41,9 @@ class AlgorithmConfig:
 
     def __post_init__(self):
         V.choice("algorithm", self.name, ALGORITHMS)
-        V.positive("lr", self.lr)
-        V.positive("lr_transfer", self.lr_transfer)
+        for n, check in (("lr", V.positive), ("lr_transfer", V.positive), ("gamma", V.nonnegative)):
+            object.__setattr__(self, n, check(n, getattr(self, n)))
         V.positive_int("transfer_every", self.transfer_every)
-        V.nonnegative("gamma", self.gamma)
         V.positive_int("zero_shift_pairs", self.zero_shift_pairs)
 
     @classmethod

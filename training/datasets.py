@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from xbarsim.devices import _validate as V
 
 MNIST_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -32,7 +35,7 @@ def read_idx(path: Path, name: str) -> np.ndarray:
         raise DataFileError(f"MNIST file {name} not found at {path}: expected the gzip IDX file {path.name}")
     try:
         raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise DataFileError(f"MNIST file {path} is corrupt: not a readable gzip file ({e})") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != MNIST_SHA256[name]:
@@ -62,13 +65,13 @@ def load_mnist(data_dir: str | Path | None = None, *, downsample: int = 1, train
 
     ``train_size`` / ``test_size`` take the first samples of each split (the files' own order).
     """
-    if downsample not in (1, 2, 4, 7):
+    if isinstance(downsample, bool) or downsample not in (1, 2, 4, 7) or not isinstance(downsample, int):
         raise ValueError(f"downsample={downsample!r} is invalid: allowed values are 1, 2, 4, 7")
+    for split, limit, total in (("train", train_size, 60000), ("test", test_size, 10000)):
+        if limit is not None:
+            V.positive_int(f"{split}_size", limit, hi=total)
     d = Path(data_dir) if data_dir is not None else default_data_dir()
     parts = {n: read_idx(d / f"{n}.gz", n) for n in MNIST_SHA256}
-    for split, limit, total in (("train", train_size, 60000), ("test", test_size, 10000)):
-        if limit is not None and not (isinstance(limit, int) and 1 <= limit <= total):
-            raise ValueError(f"{split}_size={limit!r} is invalid: must be an integer in [1, {total}]")
 
     def images(a, limit):
         a = a[:limit].astype(np.float64) / 255.0

@@ -40,12 +40,23 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if isinstance(self.device, str):
+            object.__setattr__(self, "device", get_preset(self.device))
+        if isinstance(self.algorithm, str):
+            object.__setattr__(self, "algorithm", AlgorithmConfig.defaults(self.algorithm))
+        for name, kind in (("algorithm", AlgorithmConfig), ("device", LinearStepDevice), ("crossbar", Crossbar),
+                           ("periphery", Periphery), ("update", UpdateConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: must be a {kind.__name__}")
         V.choice("circuit", self.circuit, CIRCUITS)
         V.choice("activation", self.activation, ACTIVATIONS)
         for n in ("epochs", "train_size", "test_size", "batch_size"):
             V.positive_int(n, getattr(self, n))
-        if not isinstance(self.hidden, tuple) or not all(isinstance(h, int) and h > 0 for h in self.hidden):
-            raise ValueError(f"hidden={self.hidden!r} is invalid: must be a tuple of positive layer widths")
+        if not isinstance(self.hidden, tuple) or not all(
+                isinstance(h, int) and not isinstance(h, bool) and 0 < h <= 100_000 for h in self.hidden):
+            raise ValueError(f"hidden={self.hidden!r} is invalid: must be a tuple of layer widths in [1, 100000]")
+        if isinstance(self.downsample, bool) or self.downsample not in (1, 2, 4, 7):
+            raise ValueError(f"downsample={self.downsample!r} is invalid: allowed values are 1, 2, 4, 7")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is invalid: must be an integer >= 0")
 
@@ -88,6 +99,23 @@ def build_network(cfg: TrainConfig, n_in: int, n_out: int, rng: np.random.Genera
     return MLP(layers, cfg.activation)
 
 
+def check_data(data: Dataset, cfg: TrainConfig) -> Dataset:
+    """The first train_size / test_size samples of ``data``, after checking that they are what ``cfg`` says:
+    enough samples, (28 / downsample)^2 features in [0, 1], integer labels 0..9."""
+    features = (28 // cfg.downsample) ** 2
+    out = {}
+    for split, size in (("train", cfg.train_size), ("test", cfg.test_size)):
+        x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
+        if len(x) < size or len(y) < size:
+            raise ValueError(f"{split}_size={size} is invalid: the data hold {min(len(x), len(y))} {split} samples")
+        x = V.array(f"x_{split}", x[:size], (size, features), max_abs=1.0, min_value=0.0)
+        y = y[:size]
+        if not np.issubdtype(y.dtype, np.integer) or y.shape != (size,) or y.min() < 0 or y.max() > 9:
+            raise ValueError(f"y_{split} is invalid: must be {size} integer labels in 0..9")
+        out[f"x_{split}"], out[f"y_{split}"] = x, y.astype(np.int64)
+    return Dataset(**out, image_shape=data.image_shape)
+
+
 def evaluate(net: MLP, x, y, rng, batch=100):
     """Mean cross-entropy and accuracy of ``net`` on (x, y)."""
     losses, correct = [], 0
@@ -101,11 +129,11 @@ def evaluate(net: MLP, x, y, rng, batch=100):
 def train(cfg: TrainConfig, data: Dataset | None = None, *, progress: bool = True) -> TrainResult:
     """Train the MLP of ``cfg`` on MNIST (or ``data``); reproducible bit for bit from ``cfg.seed``."""
     t0 = time.perf_counter()
-    if data is None:
-        data = load_mnist(downsample=cfg.downsample, train_size=cfg.train_size, test_size=cfg.test_size)
+    data = load_mnist(downsample=cfg.downsample, train_size=cfg.train_size, test_size=cfg.test_size) \
+        if data is None else check_data(data, cfg)
     rng = np.random.default_rng(cfg.seed)
     net = build_network(cfg, data.x_train.shape[1], 10, rng)
-    n = min(cfg.train_size, len(data.x_train))
+    n = cfg.train_size
     keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "hamiltonian", "a_norm2")
     hist = {k: [] for k in keys}
     ks = [layer.hamiltonian_k() if isinstance(layer, TikiTakaLayer) else 0.0 for layer in net.layers]

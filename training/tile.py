@@ -30,7 +30,8 @@ class UpdateConfig:
     update_management: bool = True
 
     def __post_init__(self):
-        V.positive_int("bl", self.bl)
+        V.positive_int("bl", self.bl, hi=1000)
+        V.flag("update_management", self.update_management)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Periphery:
     def __post_init__(self):
         for n in ("dac_bits", "adc_bits"):
             if getattr(self, n) is not None:
-                V.positive_int(n, getattr(self, n))
+                V.positive_int(n, getattr(self, n), hi=24)
         V.positive("out_bound", self.out_bound)
         V.nonnegative("out_noise", self.out_noise)
         V.in_range("rtol", self.rtol, 1e-15, 1e-2)
@@ -176,7 +177,7 @@ def pulse_counts(x, d, lr, dw_min, cfg: UpdateConfig, rng):
     fd = (rng.random((d.shape[0], bl, d.shape[1])) < pd[:, None, :]).astype(np.float32)
     coincide = np.matmul(fx.transpose(0, 2, 1), fd)  # (B, inputs, outputs), exact small integers
     sign = -np.sign(x)[:, :, None] * np.sign(d)[:, None, :]
-    return (coincide * sign).astype(np.int16)
+    return (coincide * sign).astype(np.int32)
 
 
 def config_dict(obj) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from xbarsim import __version__
@@ -27,7 +28,7 @@ def _train_args(p: argparse.ArgumentParser):
     p.add_argument("--lr-transfer", type=float, help="A -> C transfer rate (SHD / Tiki-Taka)")
     p.add_argument("--transfer-every", type=int, help="samples between row transfers (SHD / Tiki-Taka)")
     p.add_argument("--gamma", type=float, help="Tiki-Taka's weight of A in the read")
-    p.add_argument("--r-wire-ohm", type=float, default=1.0, help="wire resistance per segment, Ohm (ir-drop)")
+    p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop; default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,26 +38,35 @@ def config_from_args(a):
     from xbarsim.training import AlgorithmConfig, TrainConfig
 
     try:
-        hidden = tuple(int(h) for h in a.hidden.split(",") if h.strip())
+        hidden = tuple(int(h) for h in a.hidden.split(","))
     except ValueError:
         raise ValueError(f"hidden={a.hidden!r} is invalid: must be comma-separated positive integers") from None
+    only = {"gamma": ("tiki-taka",), "lr_transfer": ("tiki-taka", "shd"), "transfer_every": ("tiki-taka", "shd")}
+    for opt, algs in only.items():
+        if getattr(a, opt) is not None and a.algorithm not in algs:
+            raise ValueError(f"--{opt.replace('_', '-')} applies only to --algorithm {' or '.join(algs)}")
+    if a.r_wire_ohm is not None and a.circuit == "ideal":
+        raise ValueError("--r-wire-ohm applies only to --circuit ir-drop")
+    r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
     return TrainConfig(algorithm=alg, device=get_preset(a.device), circuit=a.circuit,
-                       crossbar=Crossbar(1, 1, r_row_ohm=a.r_wire_ohm, r_col_ohm=a.r_wire_ohm), hidden=hidden,
+                       crossbar=Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire), hidden=hidden,
                        epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
                        downsample=a.downsample, seed=a.seed)
 
 
 def cmd_train(a) -> int:
-    from xbarsim.export import training_dataset, write_netcdf
+    from xbarsim.export import check_output_path, training_dataset, write_netcdf
     from xbarsim.report import RUN_HEADERS, run_row, table
     from xbarsim.training import train
 
     cfg = config_from_args(a)
+    if a.out is not None:
+        check_output_path(a.out, "--out")
     result = train(cfg, progress=not a.quiet)
     print(table(RUN_HEADERS, [run_row(result)]))
-    if a.out:
+    if a.out is not None:
         print(f"wrote {write_netcdf(training_dataset(result), a.out)}")
     return 0
 
@@ -92,11 +102,22 @@ def main(argv=None) -> int:
     from xbarsim.solvers import NonConvergence
 
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # unwind (and remove temporary files) on kill, as on Ctrl-C
     try:
         return args.func(args)
     except (ValueError, DataFileError, NonConvergence) as e:
         print(f"xbarsim: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("xbarsim: error: out of memory: use smaller arrays, batches or data sizes", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xbarsim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from xbarsim.devices import get_preset
 from xbarsim.training import AlgorithmConfig, TrainConfig, load_mnist, train
 
-from .export import combine_runs, training_dataset, write_netcdf
+from .export import check_output_path, combine_runs, training_dataset, write_netcdf
 from .plot import learning_curves
 from .report import RUN_HEADERS, run_row, table
 
@@ -22,6 +22,9 @@ ALGORITHMS = ("fp", "sgd", "shd")
 
 def demo_configs(**overrides) -> dict:
     """The study's configurations by algorithm (same seed, data, device, circuit)."""
+    unknown = set(overrides) - set(DEMO)
+    if unknown:
+        raise ValueError(f"unknown demo option(s) {', '.join(sorted(unknown))}: allowed are {', '.join(DEMO)}")
     p = {**DEMO, **overrides}
     return {
         name: TrainConfig(algorithm=AlgorithmConfig.defaults(name), device=get_preset(p["device"]),
@@ -43,12 +46,17 @@ LABELS = {"sgd": "analog SGD", "tiki-taka": "Tiki-Taka", "shd": "SHD"}
 def run_demo(out_dir="results", progress: bool = True, **overrides):
     """Run the study, print the table, write ``demo.nc`` and ``demo_learning_curves.png`` in ``out_dir``."""
     cfgs = demo_configs(**overrides)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir={str(out)!r} is invalid: it is a file, expected a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("demo.nc", "demo_learning_curves.png"):
+        check_output_path(out / name, "out_dir")
     any_cfg = next(iter(cfgs.values()))
     data = load_mnist(downsample=any_cfg.downsample, train_size=any_cfg.train_size, test_size=any_cfg.test_size)
     results = {name: train(cfg, data, progress=progress) for name, cfg in cfgs.items()}
     print(table(RUN_HEADERS, [run_row(r) for r in results.values()]))
     runs = {name: training_dataset(r) for name, r in results.items()}
-    out = Path(out_dir)
     nc = write_netcdf(combine_runs(runs), out / "demo.nc")
     png = learning_curves({_label(r.config): runs[n] for n, r in results.items()},
                           out / "demo_learning_curves.png",
