@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import sys
 import time
-from pathlib import Path
 
 import numba
 
@@ -26,7 +25,7 @@ import xarray as xr
 from xbarsim import __version__
 from xbarsim.circuits import Crossbar
 from xbarsim.devices import _validate as V
-from xbarsim.export import write_netcdf
+from xbarsim.export import check_output_path, write_netcdf
 from xbarsim.solvers import DEFAULT_RTOL as SOLVER_RTOL
 from xbarsim.solvers import SpiceError, ngspice_info, solve, solve_spice
 from xbarsim.solvers.ngspice import BACKENDS
@@ -359,9 +358,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the check from parsed arguments; print the table. Returns 0 (pass), 1 (error > rtol), 2 (no ngspice)."""
     try:
         if args.out is not None:
-            folder = Path(args.out).parent
-            if not folder.is_dir():
-                raise ValueError(f"--out={args.out!r} is invalid: folder {str(folder)!r} does not exist")
+            check_output_path(args.out, "--out")
         if args.threads > numba.config.NUMBA_NUM_THREADS:
             raise ValueError(f"--threads={args.threads} is invalid: must be in [1, {numba.config.NUMBA_NUM_THREADS}]"
                              " (NUMBA_NUM_THREADS)")
