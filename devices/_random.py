@@ -38,3 +38,15 @@ def normal(seed, s, c, k):
     u1 = _uniform(key)
     u2 = _uniform(key + _GOLD)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+_SALT_U = np.uint64(0xD1B54A32D192ED03)
+
+
+@nb.njit(inline="always", cache=True)
+def uniform(seed, s, c, k):
+    """Uniform in (0, 1) for (seed, update s, cell c, pulse k), from a stream disjoint from :func:`normal`."""
+    key = _mix(np.uint64(seed) + _GOLD * np.uint64(s + 1))
+    key = _mix(key + _GOLD * np.uint64(c + 1))
+    key = _mix(key ^ _SALT_U) + _GOLD * np.uint64(k + 1)
+    return _uniform(key)

@@ -1,0 +1,214 @@
+"""Numba kernels of the pulsed device models (private; wrapped by :class:`xbarsim.devices.DeviceArray`).
+
+Every step law shares one pulse loop. A law is an integer code; its parameters travel as
+
+    dwu, dwd, bmax, bmin   per-device step sizes (up, down) and bounds, shape (cells,)
+    pd                     per-device law parameters, shape (cells, 2)
+    gp                     law parameters shared by the array, shape (k,)
+    tx, ty, ta, tb         tables: node/bin positions (tx), CDF points (ty), up (ta) and down (tb) tables
+
+so that numba compiles (and caches) each kernel once for all laws. The law code is constant inside a kernel
+call, so the dispatch costs one predictable branch per pulse.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ._random import normal, uniform
+
+LINEAR, EXP, POW, PIECEWISE, LOOKUP, PCM = 0, 1, 2, 3, 4, 5
+
+
+@nb.njit(inline="always", cache=True)
+def _interp_nodes(x, bmin, bmax, v):
+    """Linear interpolation of node values ``v``, equally spaced from bmin (first) to bmax (last)."""
+    n = v.shape[0]
+    if n == 1:
+        return v[0]
+    pos = (x - bmin) / (bmax - bmin) * (n - 1)
+    if pos <= 0.0:
+        return v[0]
+    if pos >= n - 1:
+        return v[n - 1]
+    i = int(pos)
+    q = pos - i
+    return (1.0 - q) * v[i] + q * v[i + 1]
+
+
+@nb.njit(cache=True)
+def _interp_bins(x, xp, fp):
+    """Linear interpolation in increasing xp, constant beyond the ends."""
+    n = xp.shape[0]
+    if x <= xp[0]:
+        return fp[0]
+    if x >= xp[n - 1]:
+        return fp[n - 1]
+    j = np.searchsorted(xp, x, side="right") - 1
+    t = (x - xp[j]) / (xp[j + 1] - xp[j])
+    return (1.0 - t) * fp[j] + t * fp[j + 1]
+
+
+@nb.njit(cache=True)
+def _lut_sample(x, u, wb, cdf, tab):
+    """Step from a CrossSim table: quantile ``u`` interpolated along the CDF, state ``x`` along the bins."""
+    nb_ = wb.shape[0]
+    if x <= wb[0]:
+        j, t = 0, 0.0
+    elif x >= wb[nb_ - 1]:
+        j, t = nb_ - 2, 1.0
+    else:
+        j = np.searchsorted(wb, x, side="right") - 1
+        t = (x - wb[j]) / (wb[j + 1] - wb[j])
+    nc = cdf.shape[0]
+    i = np.searchsorted(cdf, u, side="right") - 1
+    if i < 0:
+        i = 0
+    if i > nc - 2:
+        i = nc - 2
+    d = cdf[i + 1] - cdf[i]
+    s = (u - cdf[i]) / d if d > 0.0 else 0.0
+    s = min(max(s, 0.0), 1.0)
+    v0 = tab[i, j] + s * (tab[i + 1, j] - tab[i, j])
+    v1 = tab[i, j + 1] + s * (tab[i + 1, j + 1] - tab[i, j + 1])
+    return (1.0 - t) * v0 + t * v1
+
+
+@nb.njit(cache=True)
+def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb):
+    """Mean magnitude of one pulse's change at state x (before noise and clipping).
+
+    For LOOKUP, ``ta[0]``/``tb[0]`` must hold the per-bin mean steps (signed) at the bins ``tx``.
+    For PCM, a down pulse is a reset to ``p[0]``: its "magnitude" is ``x - p[0]``.
+    """
+    if law == LINEAR:
+        if up:
+            q = 1.0 - gp[0] * x / bmax
+            return dwu * (q if q > 0.0 else 0.0)
+        q = 1.0 - gp[1] * x / bmin
+        return dwd * (q if q > 0.0 else 0.0)
+    if law == EXP or law == PCM:
+        if law == PCM and not up:
+            return x - p[0]
+        z = 2.0 * gp[4] * x / (bmax - bmin) + gp[5]
+        if up:
+            y = 1.0 - gp[0] * math.exp(gp[2] * z)
+            return dwu * (y if y > 0.0 else 0.0)
+        y = 1.0 - gp[1] * math.exp(-gp[3] * z)
+        return dwd * (y if y > 0.0 else 0.0)
+    if law == POW:
+        om = (bmax - x) / (bmax - bmin)
+        om = min(max(om, 0.0), 1.0)
+        if up:
+            return dwu * om ** p[0]
+        return dwd * (1.0 - om) ** p[1]
+    if law == PIECEWISE:
+        if up:
+            v = _interp_nodes(x, bmin, bmax, ta[0])
+            return dwu * (v if v > 0.0 else 0.0)
+        v = _interp_nodes(x, bmin, bmax, tb[0])
+        return dwd * (v if v > 0.0 else 0.0)
+    # LOOKUP: mean step tables (signed); the magnitude of a down step is minus its mean change
+    if up:
+        return dwu * _interp_bins(x, tx, ta[0])
+    return -dwd * _interp_bins(x, tx, tb[0])
+
+
+@nb.njit(cache=True)
+def _pulse(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ty, ta, tb, c2c, additive, z, u):
+    """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), clipped."""
+    if law == LOOKUP:
+        if up:
+            st = dwu * _lut_sample(x, u, tx, ty, ta)
+        else:
+            st = dwd * _lut_sample(x, u, tx, ty, tb)
+        if c2c > 0.0:
+            st = st * (1.0 + c2c * z)
+        x = x + st
+        return min(max(x, bmin), bmax)
+    if law == PCM and not up:
+        x = p[0] + gp[6] * z
+        return min(max(x, bmin), bmax)
+    st = _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb)
+    if additive:
+        st = st + c2c * (dwu if up else dwd) * z
+    else:
+        st = st * (1.0 + c2c * z)
+    if up:
+        x += st
+    else:
+        x -= st
+    return min(max(x, bmin), bmax)
+
+
+@nb.njit(inline="always", cache=True)
+def _draws(law, c2c, seed, s, c, k):
+    z = normal(seed, s, c, k) if (c2c > 0.0 or law == PCM) else 0.0
+    u = uniform(seed, s, c, k) if law == LOOKUP else 0.5
+    return z, u
+
+
+@nb.njit(parallel=True, cache=True)
+def apply_pulses(law, w, counts, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c2c, additive, seed):
+    """counts (updates, cells): |n| pulses of sign(n) per update; noise of pulse k of cell c in update s
+    is a hash of (seed, s, c, k)."""
+    n_upd, n_cells = counts.shape
+    for c in nb.prange(n_cells):
+        x = w[c]
+        for s in range(n_upd):
+            n = counts[s, c]
+            for k in range(abs(n)):
+                z, u = _draws(law, c2c, seed, s, c, k)
+                x = _pulse(law, n > 0, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ty, ta, tb,
+                           c2c, additive, z, u)
+        w[c] = x
+
+
+@nb.njit(parallel=True, cache=True)
+def alternating_pulses(law, w, mean_out, n_pairs, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c2c, additive,
+                       seed):
+    """n_pairs of (up, down) pulses per device; mean_out gets the mean weight over the last half."""
+    n_cells = w.shape[0]
+    start = n_pairs // 2
+    for c in nb.prange(n_cells):
+        x = w[c]
+        acc = 0.0
+        for k in range(n_pairs):
+            for up in (True, False):
+                kk = 2 * k + (0 if up else 1)
+                z, u = _draws(law, c2c, seed, 0, c, kk)
+                x = _pulse(law, up, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ty, ta, tb,
+                           c2c, additive, z, u)
+            if k >= start:
+                acc += x
+        w[c] = x
+        mean_out[c] = acc / (n_pairs - start)
+
+
+@nb.njit(cache=True)
+def mean_steps(law, up, x, out, dwu, dwd, bmax, bmin, pd, gp, tx, ta, tb):
+    """Mean magnitude of one up (or down) pulse at states x, per device (all arrays flat, same length).
+    Serial: it is cheap per device, and thread start-up would dominate."""
+    for c in range(x.shape[0]):
+        out[c] = _magnitude(law, up, x[c], dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ta, tb)
+
+
+@nb.njit(cache=True)
+def mean_trajectory(law, x0, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, out):
+    """Noise-free response of one device (parameters at index 0) to segments of signed pulse counts.
+
+    x0 (segments,): start states; counts (segments, L-1): pulses between consecutive samples; lengths: valid
+    samples per segment. out (segments, L): out[s, 0] = x0[s], out[s, k + 1] after counts[s, k] pulses.
+    """
+    for s in range(x0.shape[0]):
+        x = x0[s]
+        out[s, 0] = x
+        for k in range(lengths[s] - 1):
+            n = counts[s, k]
+            for _ in range(abs(n)):
+                x = _pulse(law, n > 0, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0], gp, tx, ty, ta, tb,
+                           0.0, False, 0.0, 0.5)
+            out[s, k + 1] = x
