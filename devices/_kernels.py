@@ -77,12 +77,13 @@ def _lut_sample(x, u, wb, cdf, tab):
     return (1.0 - t) * v0 + t * v1
 
 
-@nb.njit(cache=True)
-def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb):
+@nb.njit(inline="always", cache=True)
+def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
     """Mean magnitude of one pulse's change at state x (before noise and clipping).
 
     For LOOKUP, ``ta[0]``/``tb[0]`` must hold the per-bin mean steps (signed) at the bins ``tx``.
-    For PCM, a down pulse is a reset to ``p[0]``: its "magnitude" is ``x - p[0]``.
+    p0, p1: the device's law parameters (POW: exponents up, down; PCM: reset state).
+    For PCM, a down pulse is a reset to ``p0``: its "magnitude" is ``x - p0``.
     """
     if law == LINEAR:
         if up:
@@ -92,7 +93,7 @@ def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb):
         return dwd * (q if q > 0.0 else 0.0)
     if law == EXP or law == PCM:
         if law == PCM and not up:
-            return x - p[0]
+            return x - p0
         z = 2.0 * gp[4] * x / (bmax - bmin) + gp[5]
         if up:
             y = 1.0 - gp[0] * math.exp(gp[2] * z)
@@ -103,8 +104,8 @@ def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb):
         om = (bmax - x) / (bmax - bmin)
         om = min(max(om, 0.0), 1.0)
         if up:
-            return dwu * om ** p[0]
-        return dwd * (1.0 - om) ** p[1]
+            return dwu * om ** p0
+        return dwd * (1.0 - om) ** p1
     if law == PIECEWISE:
         if up:
             v = _interp_nodes(x, bmin, bmax, ta[0])
@@ -117,8 +118,8 @@ def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb):
     return -dwd * _interp_bins(x, tx, tb[0])
 
 
-@nb.njit(cache=True)
-def _pulse(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ty, ta, tb, c2c, additive, z, u):
+@nb.njit(inline="always", cache=True)
+def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, additive, z, u):
     """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), clipped."""
     if law == LOOKUP:
         if up:
@@ -130,9 +131,9 @@ def _pulse(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ty, ta, tb, c2c, additiv
         x = x + st
         return min(max(x, bmin), bmax)
     if law == PCM and not up:
-        x = p[0] + gp[6] * z
+        x = p0 + gp[6] * z
         return min(max(x, bmin), bmax)
-    st = _magnitude(law, up, x, dwu, dwd, bmax, bmin, p, gp, tx, ta, tb)
+    st = _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb)
     if additive:
         st = st + c2c * (dwu if up else dwd) * z
     else:
@@ -162,7 +163,7 @@ def apply_pulses(law, w, counts, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c
             n = counts[s, c]
             for k in range(abs(n)):
                 z, u = _draws(law, c2c, seed, s, c, k)
-                x = _pulse(law, n > 0, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ty, ta, tb,
+                x = _pulse(law, n > 0, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ty, ta, tb,
                            c2c, additive, z, u)
         w[c] = x
 
@@ -180,7 +181,7 @@ def alternating_pulses(law, w, mean_out, n_pairs, dwu, dwd, bmax, bmin, pd, gp, 
             for up in (True, False):
                 kk = 2 * k + (0 if up else 1)
                 z, u = _draws(law, c2c, seed, 0, c, kk)
-                x = _pulse(law, up, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ty, ta, tb,
+                x = _pulse(law, up, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ty, ta, tb,
                            c2c, additive, z, u)
             if k >= start:
                 acc += x
@@ -193,22 +194,102 @@ def mean_steps(law, up, x, out, dwu, dwd, bmax, bmin, pd, gp, tx, ta, tb):
     """Mean magnitude of one up (or down) pulse at states x, per device (all arrays flat, same length).
     Serial: it is cheap per device, and thread start-up would dominate."""
     for c in range(x.shape[0]):
-        out[c] = _magnitude(law, up, x[c], dwu[c], dwd[c], bmax[c], bmin[c], pd[c], gp, tx, ta, tb)
+        out[c] = _magnitude(law, up, x[c], dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ta, tb)
 
 
 @nb.njit(cache=True)
-def mean_trajectory(law, x0, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, out):
-    """Noise-free response of one device (parameters at index 0) to segments of signed pulse counts.
+def trajectory(law, x0, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c2c, additive, noisy,
+               seed, out):
+    """Response of one device (parameters at index 0) to segments of signed pulse counts, sample by sample.
 
     x0 (segments,): start states; counts (segments, L-1): pulses between consecutive samples; lengths: valid
     samples per segment. out (segments, L): out[s, 0] = x0[s], out[s, k + 1] after counts[s, k] pulses.
+    ``noisy`` False: the noise-free response (z = 0, median table step); True: cycle-to-cycle noise from
+    (seed, segment, 0, pulse index in the segment).
     """
     for s in range(x0.shape[0]):
         x = x0[s]
         out[s, 0] = x
+        j = 0
         for k in range(lengths[s] - 1):
             n = counts[s, k]
             for _ in range(abs(n)):
-                x = _pulse(law, n > 0, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0], gp, tx, ty, ta, tb,
-                           0.0, False, 0.0, 0.5)
+                if noisy:
+                    z, u = _draws(law, c2c, seed, s, 0, j)
+                else:
+                    z, u = 0.0, 0.5
+                x = _pulse(law, n > 0, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ty, ta, tb,
+                           c2c if noisy else 0.0, additive, z, u)
+                j += 1
             out[s, k + 1] = x
+
+
+@nb.njit(cache=True)
+def ekf_nll(law, y, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c2c, absolute, r2, phi, pred,
+            svar):
+    """Negative log-likelihood of measured samples y (segments, L) under the device model, by an extended
+    Kalman filter over the pulses, one filter per segment.
+
+    State (x, e): the device's w, with multiplicative cycle-to-cycle noise c2c per pulse (``absolute``: c2c is
+    the std of every pulse's write noise in device units instead), and the read noise
+    e, an AR(1) process per sample with stationary variance r2 and correlation phi (phi = 0: white); the
+    sample is y = x + e. pred/svar (segments, L) receive the one-step predictions of y and their variances.
+    """
+    nll = 0.0
+    h = 1e-7 * (bmax[0] - bmin[0])
+    tiny = 1e-18 * (bmax[0] - bmin[0]) ** 2
+    q_e = (1.0 - phi * phi) * r2
+    for s in range(y.shape[0]):
+        # x + e = y0 exactly, e ~ N(0, r2)
+        x = y[s, 0]
+        e = 0.0
+        pxx = r2
+        pee = r2
+        pxe = -r2
+        pred[s, 0] = x
+        svar[s, 0] = r2
+        for k in range(lengths[s] - 1):
+            n = counts[s, k]
+            up = n > 0
+            for _ in range(abs(n)):
+                m = _magnitude(law, up, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta, tb)
+                mp = _magnitude(law, up, x + h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
+                                tb)
+                mm = _magnitude(law, up, x - h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
+                                tb)
+                dm = (mp - mm) / (2.0 * h)
+                if up:
+                    xn = x + m
+                    F = 1.0 + dm
+                else:
+                    xn = x - m
+                    F = 1.0 - dm
+                Q = c2c * c2c if absolute else (c2c * m) ** 2
+                if xn > bmax[0]:
+                    xn = bmax[0]
+                    F = 0.0
+                    Q = 0.0
+                elif xn < bmin[0]:
+                    xn = bmin[0]
+                    F = 0.0
+                    Q = 0.0
+                pxx = F * F * pxx + Q
+                pxe = F * pxe
+                x = xn
+            e = phi * e
+            pee = phi * phi * pee + q_e
+            pxe = phi * pxe
+            S = pxx + 2.0 * pxe + pee + tiny
+            nu = y[s, k + 1] - x - e
+            pred[s, k + 1] = x + e
+            svar[s, k + 1] = S
+            nll += 0.5 * (math.log(2.0 * math.pi * S) + nu * nu / S)
+            kx = (pxx + pxe) / S
+            ke = (pxe + pee) / S
+            x += kx * nu
+            e += ke * nu
+            pxx_n = pxx - kx * kx * S
+            pee_n = pee - ke * ke * S
+            pxe_n = pxe - kx * ke * S
+            pxx, pee, pxe = max(pxx_n, 0.0), max(pee_n, 0.0), pxe_n
+    return nll
