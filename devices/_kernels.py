@@ -118,6 +118,13 @@ def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
     return -dwd * _interp_bins(x, tx, tb[0])
 
 
+@nb.njit(cache=True)
+def _magnitude_call(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
+    """:func:`_magnitude` as a called (not inlined) function, for kernels that are not pulse loops: one
+    compiled copy of the law dispatch instead of one per call site."""
+    return _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb)
+
+
 @nb.njit(inline="always", cache=True)
 def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, additive, z, u):
     """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), clipped."""
@@ -194,7 +201,7 @@ def mean_steps(law, up, x, out, dwu, dwd, bmax, bmin, pd, gp, tx, ta, tb):
     """Mean magnitude of one up (or down) pulse at states x, per device (all arrays flat, same length).
     Serial: it is cheap per device, and thread start-up would dominate."""
     for c in range(x.shape[0]):
-        out[c] = _magnitude(law, up, x[c], dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ta, tb)
+        out[c] = _magnitude_call(law, up, x[c], dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ta, tb)
 
 
 @nb.njit(cache=True)
@@ -252,10 +259,10 @@ def ekf_nll(law, y, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, t
             n = counts[s, k]
             up = n > 0
             for _ in range(abs(n)):
-                m = _magnitude(law, up, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta, tb)
-                mp = _magnitude(law, up, x + h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
+                m = _magnitude_call(law, up, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta, tb)
+                mp = _magnitude_call(law, up, x + h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
                                 tb)
-                mm = _magnitude(law, up, x - h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
+                mm = _magnitude_call(law, up, x - h, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ta,
                                 tb)
                 dm = (mp - mm) / (2.0 * h)
                 if up:

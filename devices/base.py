@@ -246,7 +246,7 @@ class DeviceArray:
     def _mean_step(self, w, up: bool):
         w = np.asarray(w, dtype=np.float64)
         out_shape = np.broadcast_shapes(w.shape, self.shape)
-        flat = [np.ascontiguousarray(np.broadcast_to(a, out_shape), dtype=np.float64).reshape(-1)
+        flat = [np.array(np.broadcast_to(a, out_shape), dtype=np.float64).reshape(-1)
                 for a in (w, self.dw_up, self.dw_dn, self.b_max, self.b_min)]
         pd = np.stack([np.broadcast_to(self.law_params[i], out_shape).reshape(-1) for i in range(2)], axis=1)
         out = np.empty(flat[0].shape[0])

@@ -38,8 +38,6 @@ states; the best model is the one with the lowest BIC.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,7 +46,7 @@ from scipy import optimize, sparse
 
 from . import _kernels as K
 from .base import PulsedDevice
-from .io import to_toml
+from .io import atomic_write, to_toml
 from .linear_step import ConstantStepDevice, SoftBoundsDevice
 from .models import ExpStepDevice, PiecewiseStepDevice, PowStepDevice
 from .traces import Segment, StepTables, Trace, read_trace
@@ -78,8 +76,13 @@ def _bounds_init(c: _Ctx):
     return c.hi + 0.25 * span, c.lo - 0.25 * span
 
 
-def _spec(model: str, c: _Ctx):
-    """(names, x0 list of start vectors, lower, upper, build(theta) -> device)."""
+def _spec(model: str, c: _Ctx, fixed_bounds: bool = False):
+    """(names, x0 list of start vectors, lower, upper, build(theta) -> device).
+
+    ``fixed_bounds``: the hard bounds of constant, expstep and piecewise are [c.lo, c.hi], not fitted (a step
+    table covers the device's range, and steps alone do not locate a hard bound)."""
+    if fixed_bounds and model in ("constant", "expstep", "piecewise"):
+        return _fix_bounds(_spec(model, c), c)
     span = c.hi - c.lo
     big = 50.0 * span
     wmin_lo = max(-big, c.w_floor)
@@ -132,6 +135,20 @@ def _spec(model: str, c: _Ctx):
 
 
 # ------------------------------------------------------------------------------------------------------------
+def _fix_bounds(spec, c: _Ctx):
+    names, x0s, lower, upper, build = spec
+    keep = [i for i, n in enumerate(names) if n not in ("w_max", "w_min")]
+    i_max, i_min = names.index("w_max"), names.index("w_min")
+
+    def build_fixed(t):
+        full = np.empty(len(names))
+        full[keep] = t
+        full[i_max], full[i_min] = c.hi, c.lo
+        return build(full)
+
+    return (tuple(names[i] for i in keep), [x[keep] for x in x0s], lower[keep], upper[keep], build_fixed)
+
+
 @dataclass(frozen=True, eq=False)
 class ModelFit:
     """The fit of one model. ``device`` is in physical units (its conductance map reproduces the data);
@@ -190,6 +207,20 @@ class FitReport:
 
 
 # ------------------------------------------------------------------------------------------------------------
+def _stderr(J, s2, p=None):
+    """Standard errors ``sqrt(diag(s2 (J^T J)^-1))`` of the first ``p`` parameters by SVD; a parameter that
+    loads on a direction the data do not determine (singular value < 1e-8 of the largest) gets inf."""
+    J = np.asarray(J, dtype=np.float64)
+    p = J.shape[1] if p is None else p
+    if J.size == 0:
+        return np.full(p, np.nan)
+    _, sv, vt = np.linalg.svd(J, full_matrices=False)
+    ok = sv > sv[0] * 1e-8 if sv.size and sv[0] > 0 else np.zeros(sv.size, bool)
+    var = ((vt[ok] / sv[ok, None]) ** 2).sum(axis=0) * s2
+    undetermined = (vt[~ok] ** 2).sum(axis=0) > 1e-6
+    return np.where(undetermined, np.inf, np.sqrt(var))[:p]
+
+
 def _run(device: PulsedDevice, x0, counts, lengths, *, noisy=False, seed=0):
     arr = device.nominal((1,))
     p = arr._kernel_params()
@@ -394,7 +425,8 @@ def _fit_noise(filt, theta, c2c, read, phi, span):
             H[i, j] = H[j, i] = (f(v + E[i] + E[j]) - f(v + E[i] - E[j]) - f(v - E[i] + E[j])
                                  + f(v - E[i] - E[j])) / (4 * h * h)
     try:
-        se = np.sqrt(np.clip(np.diag(np.linalg.inv(H)), 0, None))
+        d = np.diag(np.linalg.inv(H))
+        se = np.where(d > 0, np.sqrt(np.abs(d)), np.nan)
     except np.linalg.LinAlgError:
         se = np.full(3, np.nan)
     se = np.where((v <= lo + 1e-6) | (v >= hi - 1e-6), np.nan, se)
@@ -538,8 +570,7 @@ def _fit_one_trace(model, trace, w, counts, lengths, mask, ctx, g_center, g_scal
         noise = _fit_noise(filt, theta, *noise_ol[:3], span)
     c2c, read, phi, nll, c2c_se, read_se, phi_se = noise
     n = r.size
-    cov = np.linalg.pinv(J.T @ J) * float(r @ r) / max(n - J.shape[1], 1)
-    se = np.sqrt(np.clip(np.diag(cov)[:p], 0, None))
+    se = _stderr(J, float(r @ r) / max(n - J.shape[1], 1), p)
     at_limit = (theta <= lower + 1e-6 * span_b) | (theta >= upper - 1e-6 * span_b)
     se = np.where((np.abs(J[:, :p]).max(axis=0) > 0) & ~at_limit, se, np.nan)
     data = w[mask]
@@ -627,7 +658,7 @@ def fit_tables(tables: StepTables, models=FIT_MODELS, *, n_nodes: int = 6, name:
                (0.001 * g_center - g_center) / g_scale)
     fits = []
     for model in models:
-        names, x0s, lower, upper, build = _spec(model, ctx)
+        names, x0s, lower, upper, build = _spec(model, ctx, fixed_bounds=True)
 
         def resid(theta, build=build):
             try:
@@ -647,8 +678,7 @@ def fit_tables(tables: StepTables, models=FIT_MODELS, *, n_nodes: int = 6, name:
         r = best.fun
         n, k = r.size, len(names)
         ssr = float(r @ r)
-        cov = np.linalg.pinv(best.jac.T @ best.jac) * ssr / max(n - k, 1)
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        se = _stderr(best.jac, ssr / max(n - k, 1))
         try:
             phys = _finish_device(dev, model, "S", g_center, g_scale, c2c, None, name,
                                   f"fit of {tables.source} (CrossSim step tables) by xbarsim devices fit, "
@@ -885,17 +915,7 @@ def _version() -> str:
 
 def write_dataset(ds, path) -> None:
     """Write a dataset to netCDF atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=path.name + ".tmp",
-                               suffix=".nc")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, ds.to_netcdf)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -977,16 +997,7 @@ def plot(report: FitReport, path, max_segments: int = 6) -> None:
     ax2.legend(fontsize=7, loc="best")
     fig.suptitle(f"{report.data.source}" + (f" - best: {report.best}" if report.best else ""), fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=path.name + ".tmp",
-                               suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     finally:
         plt.close(fig)

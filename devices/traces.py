@@ -205,7 +205,8 @@ def _is_number(x: str) -> bool:
 
 def _infer_directions(g: np.ndarray) -> np.ndarray:
     """Direction of each interval from the sign of the change of a running median (window ~n/50, >= 5);
-    runs shorter than two windows are merged into their neighbours."""
+    runs shorter than two windows are merged into their neighbours, and each turn is then moved to the
+    extreme sample (maximum for up -> down, minimum for down -> up) within a window of it."""
     n = g.size
     k = max(5, n // 50) | 1
     pad = np.pad(g, k // 2, mode="edge")
@@ -229,7 +230,16 @@ def _infer_directions(g: np.ndarray) -> np.ndarray:
                 d[s:e] = d[s - 1] if s > 0 else d[e]
                 changed = True
                 break
-    return d.astype(np.int64)
+    edges = np.flatnonzero(np.diff(d)) + 1  # interval index where the sign changes
+    out = d.copy()
+    bounds = np.r_[0, edges, d.size]
+    for i, e in enumerate(edges):
+        lo, hi = max(bounds[i], e - k), min(bounds[i + 2], e + k)  # stay between the neighbouring turns
+        seg = g[lo:hi + 1]
+        t = lo + int(np.argmax(seg) if d[e - 1] > 0 else np.argmin(seg))  # the turning sample
+        out[lo:t] = d[e - 1]
+        out[t:hi] = d[e]
+    return out.astype(np.int64)
 
 
 def _split_by_sign(g: np.ndarray, counts: np.ndarray) -> list[Segment]:

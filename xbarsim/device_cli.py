@@ -60,10 +60,15 @@ def asymmetry(device) -> float:
     return float(np.mean(np.where(tot > 0, (up - dn) / np.where(tot > 0, tot, 1.0), 0.0)))
 
 
-def list_presets(out=sys.stdout) -> None:
+def list_presets(out=None) -> None:
+    out = sys.stdout if out is None else out
     rows = []
     for name in PRESETS:
-        d = get_preset(name)
+        try:
+            d = get_preset(name)
+        except ValueError as e:  # e.g. a lookup table not shipped with a non-editable install
+            rows.append((name, "-", "-", "-", "-", "-", f"unavailable: {str(e).splitlines()[0]}"))
+            continue
         ws = d.symmetry_point()
         rows.append((name, d.model, f"{d.n_states:.0f}", f"{asymmetry(d):+.3f}", f"{ws:+.3f}",
                      f"{float(d.to_conductance(ws)) * 1e6:.3g}", d.citation))
@@ -77,7 +82,8 @@ def list_presets(out=sys.stdout) -> None:
           "of the mean steps; w*, G*: symmetry point", file=out)
 
 
-def fit_command(args, out=sys.stdout) -> None:
+def fit_command(args, out=None) -> None:
+    out = sys.stdout if out is None else out
     from xbarsim.devices import fitting
 
     g_window = tuple(args.g_window) if args.g_window else fitting.DEFAULT_G_WINDOW_S
@@ -85,6 +91,12 @@ def fit_command(args, out=sys.stdout) -> None:
         raise ValueError(f"g_window={list(g_window)!r} is invalid: must be 0 < G_MIN_S < G_MAX_S")
     if not (np.isfinite(args.read_voltage) and args.read_voltage > 0):
         raise ValueError(f"read_voltage={args.read_voltage!r} is invalid: must be a finite number > 0 V")
+    from pathlib import Path
+
+    for opt in ("out", "toml", "png"):
+        target = getattr(args, opt)
+        if target and not Path(target).resolve().parent.is_dir():
+            raise ValueError(f"--{opt} {target!r}: folder {str(Path(target).parent)!r} does not exist")
     paths = args.trace[0] if len(args.trace) == 1 else args.trace
     report = fitting.fit_file(paths, args.model, fmt=args.format, read_voltage_v=args.read_voltage,
                               n_nodes=args.nodes, g_window_s=g_window, name=args.name)
