@@ -81,7 +81,7 @@ def _lut_sample(x, u, wb, cdf, tab):
 def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
     """Mean magnitude of one pulse's change at state x (before noise and clipping).
 
-    For LOOKUP, ``ta[0]``/``tb[0]`` must hold the per-bin mean steps (signed) at the bins ``tx``.
+    For LOOKUP, the last rows of ``ta``/``tb`` hold the per-bin mean steps (signed) at the bins ``tx``.
     p0, p1: the device's law parameters (POW: exponents up, down; PCM: reset state).
     For PCM, a down pulse is a reset to ``p0``: its "magnitude" is ``x - p0``.
     """
@@ -112,10 +112,10 @@ def _magnitude(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
             return dwu * (v if v > 0.0 else 0.0)
         v = _interp_nodes(x, bmin, bmax, tb[0])
         return dwd * (v if v > 0.0 else 0.0)
-    # LOOKUP: mean step tables (signed); the magnitude of a down step is minus its mean change
+    # LOOKUP: mean step rows (signed); the magnitude of a down step is minus its mean change
     if up:
-        return dwu * _interp_bins(x, tx, ta[0])
-    return -dwd * _interp_bins(x, tx, tb[0])
+        return dwu * _interp_bins(x, tx, ta[ta.shape[0] - 1])
+    return -dwd * _interp_bins(x, tx, tb[tb.shape[0] - 1])
 
 
 @nb.njit(cache=True)
@@ -129,13 +129,13 @@ def _magnitude_call(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
 def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, additive, z, u):
     """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), clipped."""
     if law == LOOKUP:
-        if up:
-            st = dwu * _lut_sample(x, u, tx, ty, ta)
-        else:
-            st = dwd * _lut_sample(x, u, tx, ty, tb)
+        # the table's step at quantile u; c2c scales its spread about the mean step (1: the table, 0: the mean)
+        tab = ta if up else tb
+        mean = _interp_bins(x, tx, tab[tab.shape[0] - 1])
+        st = mean
         if c2c > 0.0:
-            st = st * (1.0 + c2c * z)
-        x = x + st
+            st = mean + c2c * (_lut_sample(x, u, tx, ty, tab) - mean)
+        x = x + (dwu if up else dwd) * st
         return min(max(x, bmin), bmax)
     if law == PCM and not up:
         x = p0 + gp[6] * z
@@ -154,8 +154,8 @@ def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, ad
 
 @nb.njit(inline="always", cache=True)
 def _draws(law, c2c, seed, s, c, k):
-    z = normal(seed, s, c, k) if (c2c > 0.0 or law == PCM) else 0.0
-    u = uniform(seed, s, c, k) if law == LOOKUP else 0.5
+    z = normal(seed, s, c, k) if (c2c > 0.0 or law == PCM) and law != LOOKUP else 0.0
+    u = uniform(seed, s, c, k) if (law == LOOKUP and c2c > 0.0) else 0.5
     return z, u
 
 

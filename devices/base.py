@@ -155,8 +155,8 @@ class PulsedDevice:
     def _global_params(self) -> np.ndarray:
         return np.zeros(8)
 
-    def _tables(self, mean: bool = False):
-        """(tx, ty, ta, tb) for the kernels; ``mean`` = tables of mean steps (LOOKUP)."""
+    def _tables(self):
+        """(tx, ty, ta, tb) for the kernels."""
         return _NO_TABLES
 
     def _sample_law(self, shape, rng, b_max, b_min) -> np.ndarray:
@@ -251,7 +251,7 @@ class DeviceArray:
         pd = np.stack([np.broadcast_to(self.law_params[i], out_shape).reshape(-1) for i in range(2)], axis=1)
         out = np.empty(flat[0].shape[0])
         d = self.device
-        tx, _ty, ta, tb = d._tables(mean=True)
+        tx, _ty, ta, tb = d._tables()
         scale = d._step_scale()
         K.mean_steps(d.law, up, flat[0], out, flat[1] / scale, flat[2] / scale, flat[3], flat[4],
                      np.ascontiguousarray(pd), d._global_params(), tx, ta, tb)

@@ -147,7 +147,7 @@ class PiecewiseStepDevice(PulsedDevice):
         object.__setattr__(self, "piecewise_up", up)
         object.__setattr__(self, "piecewise_down", dn)
 
-    def _tables(self, mean: bool = False):
+    def _tables(self):
         up = np.array(self.piecewise_up, dtype=np.float64)[None, :]
         dn = np.array(self.piecewise_down, dtype=np.float64)[None, :]
         return np.zeros(2), np.zeros(2), up, dn
@@ -236,7 +236,8 @@ class LookupTableDevice(PulsedDevice):
     One up pulse at conductance G draws u ~ U(0, 1) and adds the step interpolated at u along the CDF and at
     G along the bins of ``table_up`` (a down pulse uses ``table_down``, whose steps are negative), scaled by
     the device's step factor (dw_up / dw_min: up_down and dw_min_dtod act as for every model), then clips.
-    The tables carry the cycle-to-cycle noise; ``dw_min_std`` adds extra multiplicative noise (default 0).
+    The tables carry the cycle-to-cycle noise: ``dw_min_std`` scales the spread of the steps about the mean
+    step (1, the default: the table as measured; 0: every pulse gives the mean step).
     The conductance window is the tables' bin range, mapped to [w_min, w_max]; dw_min is derived: the mean
     step magnitude, averaged over bins and directions, in device units. Symmetry point: numerical, on the
     mean steps.
@@ -247,6 +248,7 @@ class LookupTableDevice(PulsedDevice):
 
     table_up: str = "data/devices/crosssim_ENODe/dG_increasing.txt"
     table_down: str = "data/devices/crosssim_ENODe/dG_decreasing.txt"
+    dw_min_std: float = 1.0
     dw_min: float = field(default=0.0, init=False)
     g_min_s: float = field(default=0.0, init=False)
     g_max_s: float = field(default=0.0, init=False)
@@ -276,26 +278,29 @@ class LookupTableDevice(PulsedDevice):
     def _step_scale(self) -> float:
         return self.dw_min
 
-    def _tables(self, mean: bool = False):
+    def _tables(self):
+        """(bins in w, CDF points, up table, down table) in device units; each table has a last row of the
+        mean step per bin."""
         up, dn = self.tables()
         s = self.siemens_per_unit
         wb = np.ascontiguousarray(self.to_weight(up.g_bins_s))
-        if mean:
-            return wb, np.array(up.cdf, dtype=np.float64), (up.mean() / s)[None, :], (dn.mean() / s)[None, :]
-        if not np.array_equal(up.cdf, dn.cdf):
-            return _common_cdf(wb, up, dn, s)
-        return wb, np.array(up.cdf, dtype=np.float64), np.ascontiguousarray(up.dg_s / s), \
-            np.ascontiguousarray(dn.dg_s / s)
+        if np.array_equal(up.cdf, dn.cdf):
+            cdf, tu, td = np.array(up.cdf, dtype=np.float64), up.dg_s, dn.dg_s
+        else:
+            cdf, tu, td = _common_cdf(up, dn)
+        ta = np.ascontiguousarray(np.vstack([tu, up.mean()[None, :]]) / s)
+        tb = np.ascontiguousarray(np.vstack([td, dn.mean()[None, :]]) / s)
+        return wb, cdf, ta, tb
 
 
-def _common_cdf(wb, up: CrossSimTable, dn: CrossSimTable, s: float):
-    """Resample both tables on the union of their CDF points (the kernel takes one CDF grid)."""
+def _common_cdf(up: CrossSimTable, dn: CrossSimTable):
+    """Both tables resampled on the union of their CDF points (the kernel takes one CDF grid)."""
     cdf = np.union1d(up.cdf, dn.cdf)
 
     def res(t):
-        return np.stack([np.interp(cdf, t.cdf, t.dg_s[:, j]) for j in range(t.g_bins_s.size)], axis=1) / s
+        return np.stack([np.interp(cdf, t.cdf, t.dg_s[:, j]) for j in range(t.g_bins_s.size)], axis=1)
 
-    return wb, cdf, np.ascontiguousarray(res(up)), np.ascontiguousarray(res(dn))
+    return cdf, res(up), res(dn)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def ecram_enode() -> LookupTableDevice:
     electrochemical device as a low-voltage artificial synapse for neuromorphic computing", Nat. Mater.
     16:414-418 (2017). Step-size lookup tables of Sandia CrossSim (cross-sim-data, BSD-3) derived from those
     measurements: 48 conductance bins 0.298-0.978 mS, 122 CDF points; the tables carry the cycle-to-cycle
-    noise. No device-to-device variation is given by the source (none here); read I-V linear."""
+    noise (dw_min_std = 1: as measured). No device-to-device variation is given by the source (none here);
+    read I-V linear."""
     return LookupTableDevice(
         table_up="data/devices/crosssim_ENODe/dG_increasing.txt",
         table_down="data/devices/crosssim_ENODe/dG_decreasing.txt",
@@ -102,12 +103,12 @@ def pcm_gst() -> PCMDevice:
     learning based on computational memory", Front. Neurosci. 14:406 (2020). aihwkit ExpStep fit
     (PCMPresetDevice), shifted from [0, 2] to [-1, 1]: dw_min 0.01, A_up -27.235, gamma_up 2.5, a = -1,
     b = -1, device-to-device 0.2 (step), 0.05 (up_down), 0.1 (w_max), cycle-to-cycle 0.6; reset to
-    0.01 above w_min with device-to-device 0.02. reset_std 0.01 (aihwkit's default), the 0.1-25 uS window
-    and the sinh read I-V (v0 = 0.3 V) are assumptions."""
+    0.01 above w_min with device-to-device 0.02 (no cycle-to-cycle spread of the reset state is given).
+    The 0.1-25 uS window and the sinh read I-V (v0 = 0.3 V) are assumptions."""
     return PCMDevice(
         dw_min=0.01, w_max=1.0, w_min=-1.0, A_up=-27.235, gamma_up=2.5, a=-1.0, b=-1.0,
         dw_min_dtod=0.2, up_down_dtod=0.05, w_max_dtod=0.1, w_min_dtod=0.0, dw_min_std=0.6,
-        reset=0.01, reset_dtod=0.02, reset_std=0.01,
+        reset=0.01, reset_dtod=0.02, reset_std=0.0,
         g_min_s=1e-7, g_max_s=2.5e-5, iv_model="sinh", iv_v0_v=0.3, name="pcm-gst",
         citation="S. R. Nandakumar et al., Front. Neurosci. 14:406 (2020) (aihwkit PCM ExpStep fit)",
     )
