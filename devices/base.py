@@ -75,28 +75,33 @@ class PulsedDevice:
         self._validate_common()
         self._validate_law()
 
+    def _put(self, name, value):
+        """Store a validated (coerced) value on the frozen instance."""
+        object.__setattr__(self, name, value)
+
     def _validate_common(self):
-        V.positive("dw_min", self.dw_min)
-        V.positive("w_max", self.w_max)
+        put = self._put
+        put("dw_min", V.positive("dw_min", self.dw_min))
+        put("w_max", V.positive("w_max", self.w_max))
         if not V.finite("w_min", self.w_min) < 0:
             raise ValueError(f"w_min={self.w_min!r} is invalid: must be a finite number < 0")
-        V.in_range("up_down", self.up_down, -0.99, 0.99)
+        put("w_min", float(self.w_min))
+        put("up_down", V.in_range("up_down", self.up_down, -0.99, 0.99))
         for n in ("dw_min_dtod", "up_down_dtod", "w_max_dtod", "w_min_dtod", "dw_min_std"):
-            V.nonnegative(n, getattr(self, n))
+            put(n, V.nonnegative(n, getattr(self, n)))
         V.choice("dw_min_dtod_dist", self.dw_min_dtod_dist, DTOD_DISTS)
         V.choice("noise", self.noise, NOISE_MODES)
-        V.positive("g_min_s", self.g_min_s, "S")
-        V.positive("g_max_s", self.g_max_s, "S")
+        put("g_min_s", V.positive("g_min_s", self.g_min_s, "S"))
+        put("g_max_s", V.positive("g_max_s", self.g_max_s, "S"))
         if not self.g_max_s > self.g_min_s:
             raise ValueError(f"g_max_s={self.g_max_s!r} is invalid: must exceed g_min_s={self.g_min_s!r} S")
         V.choice("iv_model", self.iv_model, IV_MODELS)
-        V.positive("iv_v0_v", self.iv_v0_v, "V")
-        V.finite("iv_k2_per_v", self.iv_k2_per_v, "1/V")
-        V.finite("iv_k3_per_v2", self.iv_k3_per_v2, "1/V^2")
-        if not isinstance(self.name, str):
-            raise ValueError(f"name={self.name!r} is invalid: must be a string")
-        if not isinstance(self.citation, str):
-            raise ValueError(f"citation={self.citation!r} is invalid: must be a string")
+        put("iv_v0_v", V.positive("iv_v0_v", self.iv_v0_v, "V"))
+        put("iv_k2_per_v", V.finite("iv_k2_per_v", self.iv_k2_per_v, "1/V"))
+        put("iv_k3_per_v2", V.finite("iv_k3_per_v2", self.iv_k3_per_v2, "1/V^2"))
+        for n in ("name", "citation"):
+            if not isinstance(getattr(self, n), str):
+                raise ValueError(f"{n}={getattr(self, n)!r} is invalid: must be a string")
 
     def _validate_law(self):
         """Checks of the law's own parameters (subclasses)."""
@@ -177,7 +182,7 @@ class PulsedDevice:
     # -- device-to-device sampling ----------------------------------------------------------------------
     def sample(self, shape, rng: np.random.Generator) -> "DeviceArray":
         """Draw the per-device parameters of an array of ``shape`` (device-to-device variation)."""
-        shape = tuple(int(s) for s in shape)
+        shape = _shape(shape)
         n = rng.standard_normal((4,) + shape)
         if self.dw_min_dtod_dist == "lognormal":
             dw = self.dw_min * np.exp(self.dw_min_dtod * n[0])
@@ -192,7 +197,7 @@ class PulsedDevice:
         return DeviceArray(device=self, dw_up=dw * (1.0 + ud), dw_dn=dw * (1.0 - ud), b_max=b_max, b_min=b_min,
                            law_params=pd)
 
-    def nominal(self, shape=()) -> "DeviceArray":
+    def nominal(self, shape=(1,)) -> "DeviceArray":
         """An array of ``shape`` of nominal devices (no device-to-device variation)."""
         shape = tuple(int(s) for s in shape)
         b_max = np.full(shape, float(self.w_max))
@@ -217,6 +222,11 @@ class PulsedDevice:
 
 
 _NO_TABLES = (np.zeros(2), np.zeros(2), np.zeros((1, 2)), np.zeros((1, 2)))
+
+
+def _shape(shape) -> tuple:
+    """An array shape: a tuple of integers >= 1 (one-line error otherwise)."""
+    return tuple(V.positive_int("shape", s) for s in np.atleast_1d(np.asarray(shape, dtype=object)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,8 +310,17 @@ class DeviceArray:
         return np.where(flat, 0.0, ws)
 
     def initial_weights(self, w0=0.0) -> np.ndarray:
-        """Weights set to ``w0`` (clipped to each device's bounds)."""
-        return np.clip(np.broadcast_to(np.asarray(w0, dtype=np.float64), self.shape), self.b_min, self.b_max)
+        """Weights set to ``w0`` (scalar or array shape; clipped to each device's bounds)."""
+        w0 = V.array("w0", np.broadcast_to(np.asarray(w0), self.shape), self.shape)
+        return np.clip(w0, self.b_min, self.b_max)
+
+    def check_weights(self, w) -> np.ndarray:
+        """``w`` as a float64 array of the array's shape, finite and inside every device's bounds."""
+        w = V.array("w", w, self.shape)
+        if np.any(w > self.b_max + 1e-12) or np.any(w < self.b_min - 1e-12):
+            raise ValueError("w has entries outside the devices' bounds [b_min, b_max]: a device cannot be "
+                             "there; start from initial_weights()")
+        return w
 
     # -- pulses -------------------------------------------------------------------------------------------
     def apply_pulses(self, w, counts, seed: int) -> np.ndarray:
@@ -311,9 +330,8 @@ class DeviceArray:
         entry n gives |n| pulses of sign(n), applied one by one with cycle-to-cycle noise. The noise of
         pulse k of cell c in update s is a hash of (seed, s, c, k): the result does not depend on threads.
         """
-        w = np.asarray(w, dtype=np.float64)
-        if w.shape != self.shape:
-            raise ValueError(f"w has shape {w.shape}: expected the array shape {self.shape}")
+        w = self.check_weights(w)
+        seed = V.seed("seed", seed)
         counts = np.asarray(counts)
         if counts.shape == self.shape:
             counts = counts[None]
@@ -321,6 +339,8 @@ class DeviceArray:
             raise ValueError(f"counts has shape {counts.shape}: expected (updates,) + {self.shape}")
         if not np.issubdtype(counts.dtype, np.integer):
             raise ValueError(f"counts has dtype {counts.dtype}: expected integers (signed pulse counts)")
+        if counts.size and np.abs(counts.astype(np.int64)).max() >= 2 ** 31:
+            raise ValueError(f"counts contains {int(np.abs(counts).max())} pulses: at most 2**31 - 1 per entry")
         out = np.ascontiguousarray(w.copy()).reshape(-1)
         K.apply_pulses(self.device.law, out,
                        np.ascontiguousarray(counts.reshape(counts.shape[0], -1), dtype=np.int32),
@@ -335,9 +355,8 @@ class DeviceArray:
         without the last pulse's cycle-to-cycle jitter.
         """
         n_pairs = V.positive_int("n_pairs", n_pairs)
-        out = np.array(w, dtype=np.float64).reshape(-1)
-        if out.shape[0] != int(np.prod(self.shape)):
-            raise ValueError(f"w has shape {np.shape(w)}: expected the array shape {self.shape}")
+        seed = V.seed("seed", seed)
+        out = self.check_weights(w).copy().reshape(-1)
         mean = np.empty_like(out)
         K.alternating_pulses(self.device.law, out, mean, n_pairs, *self._kernel_params(), np.uint64(seed))
         return out.reshape(self.shape), mean.reshape(self.shape)
@@ -347,7 +366,8 @@ class DeviceArray:
         scale = d._step_scale()
         pd = np.ascontiguousarray(self.law_params.reshape(2, -1).T)
         tx, ty, ta, tb = d._tables()
-        return (np.ascontiguousarray(self.dw_up.reshape(-1) / scale), np.ascontiguousarray(self.dw_dn.reshape(-1) / scale),
+        return (np.ascontiguousarray(self.dw_up.reshape(-1) / scale),
+                np.ascontiguousarray(self.dw_dn.reshape(-1) / scale),
                 np.ascontiguousarray(self.b_max.reshape(-1), dtype=np.float64),
                 np.ascontiguousarray(self.b_min.reshape(-1), dtype=np.float64),
                 pd, d._global_params(), tx, ty, ta, tb, float(d.dw_min_std), d.noise == "add")

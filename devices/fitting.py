@@ -410,8 +410,8 @@ def _fit_noise(filt, theta, c2c, read, phi, span):
     def f(v):
         return filt.run(theta, *tr(v))
 
-    v0 = np.clip([math.log(max(c2c, 1e-4)), math.log(max(read, 1e-7 * span)), math.atanh(np.clip(phi, -0.4, 0.8 * PHI_MAX))],
-                 lo + 1e-9, hi - 1e-9)
+    v0 = np.clip([math.log(max(c2c, 1e-4)), math.log(max(read, 1e-7 * span)),
+                  math.atanh(np.clip(phi, -0.4, 0.8 * PHI_MAX))], lo + 1e-9, hi - 1e-9)
     ref = f(v0)
     res = optimize.minimize(lambda v: f(v) - ref, v0, method="L-BFGS-B", bounds=list(zip(lo, hi)),
                             options=dict(ftol=1e-13, gtol=1e-7, eps=1e-6, maxiter=200))
@@ -727,8 +727,8 @@ def summary(report: FitReport) -> str:
              + (f", read at {d.read_voltage_v:g} V" if isinstance(d, Trace) and np.isfinite(d.read_voltage_v) else "")
              + ")"]
     if report.kind == "trace":
-        lines.append(f"data: {len(d.segments)} segments, {d.n_samples} samples; device units w = (g - {report.g_center:.6g}) / "
-                     f"{report.g_scale:.6g} {u}")
+        lines.append(f"data: {len(d.segments)} segments, {d.n_samples} samples; device units "
+                     f"w = (g - {report.g_center:.6g}) / {report.g_scale:.6g} {u}")
     else:
         lines.append(f"data: mean step per bin of {d.up.g_bins_s.size} conductance bins (up and down); "
                      f"w = (g - {report.g_center:.6g}) / {report.g_scale:.6g} S")
@@ -915,7 +915,7 @@ def _version() -> str:
 
 def write_dataset(ds, path) -> None:
     """Write a dataset to netCDF atomically (temporary file in the same folder, then rename)."""
-    atomic_write(path, ds.to_netcdf)
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -958,9 +958,8 @@ def plot(report: FitReport, path, max_segments: int = 6) -> None:
         gb = t.up.g_bins_s
         ax2.plot(gb * scale, t.up.mean() * scale, "^k", ms=4, label="table mean up")
         ax2.plot(gb * scale, -t.down.mean() * scale, "vk", ms=4, label="table mean |down|")
-        ax2.fill_between(gb * scale, np.array([np.interp(0.1, t.up.cdf, t.up.dg_s[:, j]) for j in range(gb.size)]) * scale,
-                         np.array([np.interp(0.9, t.up.cdf, t.up.dg_s[:, j]) for j in range(gb.size)]) * scale,
-                         color="tab:orange", alpha=0.2, label="up 10-90 %")
+        q10, q90 = (np.array([np.interp(q, t.up.cdf, t.up.dg_s[:, j]) for j in range(gb.size)]) for q in (0.1, 0.9))
+        ax2.fill_between(gb * scale, q10 * scale, q90 * scale, color="tab:orange", alpha=0.2, label="up 10-90 %")
         n = 300
         x = np.arange(n + 1)
         wb = report.to_w(gb)

@@ -64,8 +64,8 @@ class LinearStepDevice(_LinearLaw, PulsedDevice):
     gamma_down: float = 0.0
 
     def _validate_law(self):
-        V.in_range("gamma_up", self.gamma_up, 0.0, 1.0)
-        V.in_range("gamma_down", self.gamma_down, 0.0, 1.0)
+        self._put("gamma_up", V.in_range("gamma_up", self.gamma_up, 0.0, 1.0))
+        self._put("gamma_down", V.in_range("gamma_down", self.gamma_down, 0.0, 1.0))
 
     def _gammas(self):
         return float(self.gamma_up), float(self.gamma_down)

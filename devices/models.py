@@ -43,9 +43,9 @@ class ExpStepDevice(PulsedDevice):
 
     def _validate_law(self):
         for n in ("A_up", "A_down", "a", "b"):
-            V.finite(n, getattr(self, n))
-        V.in_range("gamma_up", self.gamma_up, 0.0, 100.0)
-        V.in_range("gamma_down", self.gamma_down, 0.0, 100.0)
+            self._put(n, V.finite(n, getattr(self, n)))
+        self._put("gamma_up", V.in_range("gamma_up", self.gamma_up, 0.0, 100.0))
+        self._put("gamma_down", V.in_range("gamma_down", self.gamma_down, 0.0, 100.0))
 
     def _global_params(self) -> np.ndarray:
         return np.array([self.A_up, self.A_down, self.gamma_up, self.gamma_down, self.a, self.b, 0.0, 0.0],
@@ -97,10 +97,10 @@ class PowStepDevice(PulsedDevice):
     pow_up_down_dtod: float = 0.0
 
     def _validate_law(self):
-        V.in_range("pow_gamma", self.pow_gamma, 0.0, 100.0)
-        V.nonnegative("pow_gamma_dtod", self.pow_gamma_dtod)
-        V.in_range("pow_up_down", self.pow_up_down, -0.99, 0.99)
-        V.nonnegative("pow_up_down_dtod", self.pow_up_down_dtod)
+        self._put("pow_gamma", V.in_range("pow_gamma", self.pow_gamma, 0.0, 100.0))
+        self._put("pow_gamma_dtod", V.nonnegative("pow_gamma_dtod", self.pow_gamma_dtod))
+        self._put("pow_up_down", V.in_range("pow_up_down", self.pow_up_down, -0.99, 0.99))
+        self._put("pow_up_down_dtod", V.nonnegative("pow_up_down_dtod", self.pow_up_down_dtod))
 
     def _sample_law(self, shape, rng, b_max, b_min) -> np.ndarray:
         if rng is None or (self.pow_gamma_dtod == 0.0 and self.pow_up_down_dtod == 0.0):
@@ -312,9 +312,10 @@ class PCMDevice(PulsedDevice):
     ``dw_up max(1 - A_up e^{gamma_up z}, 0)``, ``z = 2 a w / (b_max - b_min) + b``. The cell cannot be
     depressed gradually: a down pulse is a RESET (melt-quench) that puts the cell back at its reset state
     ``b_min + reset`` (per device: ``reset + reset_dtod xi``, at least b_min) plus ``reset_std xi``
-    per reset (aihwkit's reset semantics, in device units). As a differential pair it needs a refresh when a device saturates. The "down step" at w is
-    ``w - w_reset``; the symmetry point (numerical) is where the mean up step equals it, which is also the
-    stationary mean under random +/- pulses when the up step is locally linear.
+    per reset (aihwkit's reset semantics, in device units). As a differential pair it needs a refresh when a
+    device saturates. The "down step" at w is ``w - w_reset``; the symmetry point (numerical) is where the
+    mean up step equals it, which is also the stationary mean under random +/- pulses when the up step is
+    locally linear.
     """
 
     model = "pcm"
@@ -330,11 +331,11 @@ class PCMDevice(PulsedDevice):
 
     def _validate_law(self):
         for n in ("A_up", "a", "b"):
-            V.finite(n, getattr(self, n))
-        V.in_range("gamma_up", self.gamma_up, 0.0, 100.0)
-        V.in_range("reset", self.reset, 0.0, self.w_max - self.w_min)
-        V.nonnegative("reset_dtod", self.reset_dtod)
-        V.nonnegative("reset_std", self.reset_std)
+            self._put(n, V.finite(n, getattr(self, n)))
+        self._put("gamma_up", V.in_range("gamma_up", self.gamma_up, 0.0, 100.0))
+        self._put("reset", V.in_range("reset", self.reset, 0.0, self.w_max - self.w_min))
+        self._put("reset_dtod", V.nonnegative("reset_dtod", self.reset_dtod))
+        self._put("reset_std", V.nonnegative("reset_std", self.reset_std))
 
     @property
     def n_states(self) -> float:

@@ -91,12 +91,11 @@ def fit_command(args, out=None) -> None:
         raise ValueError(f"g_window={list(g_window)!r} is invalid: must be 0 < G_MIN_S < G_MAX_S")
     if not (np.isfinite(args.read_voltage) and args.read_voltage > 0):
         raise ValueError(f"read_voltage={args.read_voltage!r} is invalid: must be a finite number > 0 V")
-    from pathlib import Path
+    from xbarsim.export import check_output_path
 
     for opt in ("out", "toml", "png"):
-        target = getattr(args, opt)
-        if target and not Path(target).resolve().parent.is_dir():
-            raise ValueError(f"--{opt} {target!r}: folder {str(Path(target).parent)!r} does not exist")
+        if getattr(args, opt) is not None:
+            check_output_path(getattr(args, opt), f"--{opt}")
     paths = args.trace[0] if len(args.trace) == 1 else args.trace
     report = fitting.fit_file(paths, args.model, fmt=args.format, read_voltage_v=args.read_voltage,
                               n_nodes=args.nodes, g_window_s=g_window, name=args.name)
