@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xbarsim.circuits import Crossbar
-from xbarsim.devices import LinearStepDevice, get_preset
+from xbarsim.devices import PulsedDevice, get_preset, load_device
 from xbarsim.devices import _validate as V
 
 from .algorithms import AlgorithmConfig, TikiTakaLayer, make_layer
@@ -25,7 +25,7 @@ class TrainConfig:
     """Everything that defines a training run; a run is a pure function of this (and the data)."""
 
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
-    device: LinearStepDevice = field(default_factory=lambda: get_preset("reram-hfo2"))
+    device: PulsedDevice = field(default_factory=lambda: get_preset("reram-hfo2"))
     circuit: str = "ir-drop"
     crossbar: Crossbar = field(default_factory=lambda: Crossbar(1, 1))  # wires/periphery; size set per layer
     periphery: Periphery = field(default_factory=Periphery)
@@ -40,11 +40,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if isinstance(self.device, str):
-            object.__setattr__(self, "device", get_preset(self.device))
+        if isinstance(self.device, str):  # a preset name or a .toml device file
+            object.__setattr__(self, "device", load_device(self.device))
         if isinstance(self.algorithm, str):
             object.__setattr__(self, "algorithm", AlgorithmConfig.defaults(self.algorithm))
-        for name, kind in (("algorithm", AlgorithmConfig), ("device", LinearStepDevice), ("crossbar", Crossbar),
+        for name, kind in (("algorithm", AlgorithmConfig), ("device", PulsedDevice), ("crossbar", Crossbar),
                            ("periphery", Periphery), ("update", UpdateConfig)):
             if not isinstance(getattr(self, name), kind):
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid: must be a {kind.__name__}")
