@@ -209,7 +209,7 @@ def test_train_checks_the_data_it_is_given():
     small = TrainConfig(algorithm=cfg.algorithm, hidden=(4,), epochs=1, train_size=40, test_size=20, downsample=1)
     with pytest.raises(ValueError, match=r"x_train has shape \(40, 196\): expected \(40, 784\)"):
         train(small, data, progress=False)
-    with pytest.raises(ValueError, match="device=3 is invalid: must be a LinearStepDevice"):
+    with pytest.raises(ValueError, match=r"device=3 is invalid: must be a device model \(PulsedDevice\)"):
         TrainConfig(device=3)
 
 

@@ -44,7 +44,10 @@ class TrainConfig:
             object.__setattr__(self, "device", load_device(self.device))
         if isinstance(self.algorithm, str):
             object.__setattr__(self, "algorithm", AlgorithmConfig.defaults(self.algorithm))
-        for name, kind in (("algorithm", AlgorithmConfig), ("device", PulsedDevice), ("crossbar", Crossbar),
+        if not isinstance(self.device, PulsedDevice):
+            raise ValueError(f"device={self.device!r} is invalid: must be a device model (PulsedDevice), a preset "
+                             "name or a .toml device file")
+        for name, kind in (("algorithm", AlgorithmConfig), ("crossbar", Crossbar),
                            ("periphery", Periphery), ("update", UpdateConfig)):
             if not isinstance(getattr(self, name), kind):
                 raise ValueError(f"{name}={getattr(self, name)!r} is invalid: must be a {kind.__name__}")
