@@ -144,12 +144,17 @@ class PulsedDevice:
 
     # -- summaries ----------------------------------------------------------------------------------------
     @property
-    def n_states(self) -> float:
-        """Number of mean steps between the nominal bounds: (w_max - w_min) / mean step, the mean step being
-        the average of the up and down steps over the nominal range (= dw_min for a constant step)."""
-        arr = self.nominal()
+    def mean_step(self) -> float:
+        """Mean step of one pulse (device units): the average of the mean up and down steps over the nominal
+        range (= dw_min for a symmetric constant step; for nonlinear laws dw_min is only the law's scale)."""
         w = np.linspace(self.w_min, self.w_max, 401)
-        mean = 0.5 * (arr.step_up(w) + arr.step_down(w)).mean()
+        arr = self.nominal()
+        return float(0.5 * (arr.step_up(w) + arr.step_down(w)).mean())
+
+    @property
+    def n_states(self) -> float:
+        """Number of mean steps between the nominal bounds: (w_max - w_min) / mean_step."""
+        mean = self.mean_step
         return float((self.w_max - self.w_min) / mean) if mean > 0 else math.inf
 
     def to_dict(self) -> dict:

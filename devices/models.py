@@ -338,11 +338,10 @@ class PCMDevice(PulsedDevice):
         self._put("reset_std", V.nonnegative("reset_std", self.reset_std))
 
     @property
-    def n_states(self) -> float:
-        """Number of mean SET steps from w_min to w_max (a RESET is not a step)."""
+    def mean_step(self) -> float:
+        """Mean SET step over the nominal range (device units): a RESET is not a step."""
         w = np.linspace(self.w_min, self.w_max, 401)
-        mean = float(self.nominal(w.shape).step_up(w).mean())
-        return (self.w_max - self.w_min) / mean if mean > 0 else float("inf")
+        return float(self.nominal(w.shape).step_up(w).mean())
 
     def _global_params(self) -> np.ndarray:
         return np.array([self.A_up, 0.0, self.gamma_up, 0.0, self.a, self.b, self.reset_std, 0.0])

@@ -328,6 +328,9 @@ def test_presets_keep_their_published_parameters():
     om = get_preset("reram-array-om")
     assert (om.dw_min, om.w_max, om.w_min, om.dw_min_dtod, om.dw_min_std) == (0.0949, 1.4839, -0.6192, 0.7829, 0.4158)
     assert get_preset("ideal").n_states == pytest.approx(2000)
+    assert get_preset("ideal").mean_step == pytest.approx(0.001)
+    pcm = get_preset("pcm-gst")
+    assert pcm.n_states == pytest.approx(2.0 / pcm.mean_step) and pcm.mean_step > pcm.dw_min  # SET steps only
     en = get_preset("ecram-enode")
     assert (en.g_min_s, en.g_max_s) == (0.00029772, 0.00097828)
     for name in PRESETS:
