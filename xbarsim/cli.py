@@ -1,4 +1,4 @@
-"""The ``xbarsim`` command line: ``xbarsim train``, ``xbarsim demo``, ``xbarsim spice-check``."""
+"""The ``xbarsim`` command line: ``train``, ``demo``, ``spice-check``, ``devices list|fit``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def _train_args(p: argparse.ArgumentParser):
     from xbarsim.training import ALGORITHMS, CIRCUITS
 
     p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm (default shd)")
-    p.add_argument("--device", default="reram-hfo2", help=f"device preset: {', '.join(PRESETS)}")
+    p.add_argument("--device", default="reram-hfo2",
+                   help=f"device preset ({', '.join(PRESETS)}) or a device TOML file (xbarsim devices fit --toml)")
     p.add_argument("--circuit", default="ir-drop", choices=CIRCUITS,
                    help="ideal wires, or exact nodal solve with wire, driver and sense resistance")
     p.add_argument("--epochs", type=int, default=3)
@@ -34,7 +35,7 @@ def _train_args(p: argparse.ArgumentParser):
 
 def config_from_args(a):
     from xbarsim.circuits import Crossbar
-    from xbarsim.devices import get_preset
+    from xbarsim.devices import load_device
     from xbarsim.training import AlgorithmConfig, TrainConfig
 
     try:
@@ -50,7 +51,7 @@ def config_from_args(a):
     r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
-    return TrainConfig(algorithm=alg, device=get_preset(a.device), circuit=a.circuit,
+    return TrainConfig(algorithm=alg, device=load_device(a.device), circuit=a.circuit,
                        crossbar=Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire), hidden=hidden,
                        epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
                        downsample=a.downsample, seed=a.seed)
@@ -91,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="results")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
-    from xbarsim import spice_check
+    from xbarsim import device_cli, spice_check
 
     spice_check.add_parser(sub)
+    device_cli.add_parser(sub)
     return parser
 
 
