@@ -8,12 +8,11 @@ ignored by the loader.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 
+from ._files import atomic_path
 from .base import PulsedDevice
 from .models import MODELS
 from .presets import PRESETS, get_preset
@@ -81,26 +80,10 @@ def to_toml(device: PulsedDevice, extra: dict | None = None, header: str = "") -
 
 
 def atomic_write(path, write) -> None:
-    """Call ``write(tmp_path)`` on a hidden temporary file beside ``path``, flush it to disk and rename it to
-    ``path`` with the usual permissions (0666 less the umask); on any error or interruption the temporary
-    file is removed and ``path`` is untouched."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: it is a folder, expected a file name")
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` and rename it to ``path`` on success (see
+    :func:`xbarsim.devices._files.atomic_path`)."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def write_text_atomic(path, text: str) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from xbarsim import __version__
+from xbarsim.devices._files import atomic_path, check_output_path  # noqa: F401  (the face for writing results)
 
 HISTORY_UNITS = {
     "train_loss": ("1", "mean softmax cross-entropy over the epoch's training samples (nats)"),
@@ -60,45 +58,6 @@ def training_dataset(result) -> xr.Dataset:
         "final_test_accuracy": float(result.history["test_accuracy"][-1]),
     })
     return ds
-
-
-def check_output_path(path, name: str = "out") -> Path:
-    """Fail early, before any work, if ``path`` cannot be written: it must name a file (not a folder) in an
-    existing, writable folder."""
-    if str(path) in ("", "."):
-        raise ValueError(f"{name}={str(path)!r} is invalid: must be a file name")
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{name}={str(path)!r} is invalid: it is a folder, expected a file name")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ValueError(f"{name}={str(path)!r} is invalid: folder {str(folder)!r} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise ValueError(f"{name}={str(path)!r} is invalid: cannot write in {str(folder)!r} ({e.strerror})") from None
-    return path
-
-
-@contextmanager
-def atomic_path(path):
-    """Yield a hidden temporary path beside ``path``; on success flush it to disk and rename it to ``path``
-    (with the usual umask permissions), on failure or interruption remove it, so an interrupted write never
-    leaves a partial file under the final name."""
-    path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:
