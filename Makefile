@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml | sysdeps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m xbarsim.warmup >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)
