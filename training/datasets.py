@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,11 @@ MNIST_SHA256 = {
 
 
 def default_data_dir() -> Path:
-    """``data/mnist`` of the source checkout (xbarsim is installed editable or run from the repository)."""
-    return Path(__file__).resolve().parent.parent / "data" / "mnist"
+    """``$XBARSIM_DATA/mnist`` if XBARSIM_DATA is set, else ``data/mnist`` of the source checkout (xbarsim
+    installed editable, as ``make`` does). After a plain ``pip install .`` set XBARSIM_DATA to the
+    repository's ``data`` folder."""
+    root = os.environ.get("XBARSIM_DATA")
+    return (Path(root) if root else Path(__file__).resolve().parent.parent / "data") / "mnist"
 
 
 class DataFileError(ValueError):
@@ -32,7 +36,8 @@ class DataFileError(ValueError):
 def read_idx(path: Path, name: str) -> np.ndarray:
     """Read one gzip IDX file, check its SHA-256 (uncompressed) and header, return a uint8 array."""
     if not path.is_file():
-        raise DataFileError(f"MNIST file {name} not found at {path}: expected the gzip IDX file {path.name}")
+        raise DataFileError(f"MNIST file {name} not found at {path}: expected the gzip IDX file {path.name} "
+                            "(set XBARSIM_DATA to the repository's data folder after a non-editable install)")
     try:
         raw = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as e:

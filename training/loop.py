@@ -141,7 +141,8 @@ def train(cfg: TrainConfig, data: Dataset | None = None, *, progress: bool = Tru
     hist = {k: [] for k in keys}
     ks = [layer.hamiltonian_k() if isinstance(layer, TikiTakaLayer) else 0.0 for layer in net.layers]
     steps = cfg.epochs * ((n + cfg.batch_size - 1) // cfg.batch_size)
-    bar = tqdm(total=steps, disable=not progress, desc=f"{cfg.algorithm.name}", unit="batch", leave=False)
+    bar = tqdm(total=steps, disable=None if progress else True,  # None: only on a terminal
+               desc=f"{cfg.algorithm.name}", unit="batch", leave=False)
     for _epoch in range(cfg.epochs):
         order = rng.permutation(n)
         losses, correct = [], 0

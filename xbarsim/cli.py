@@ -49,10 +49,14 @@ def config_from_args(a):
     if a.r_wire_ohm is not None and a.circuit == "ideal":
         raise ValueError("--r-wire-ohm applies only to --circuit ir-drop")
     r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
+    try:
+        crossbar = Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire)
+    except ValueError as e:
+        raise ValueError(f"--r-wire-ohm={a.r_wire_ohm!r} is invalid: {str(e).split(': ', 1)[1]}") from None
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
     return TrainConfig(algorithm=alg, device=load_device(a.device), circuit=a.circuit,
-                       crossbar=Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire), hidden=hidden,
+                       crossbar=crossbar, hidden=hidden,
                        epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
                        downsample=a.downsample, seed=a.seed)
 

@@ -53,7 +53,7 @@ def training_dataset(result) -> xr.Dataset:
         "title": f"xbarsim training run: {cfg.algorithm.name} on {cfg.device.name}, circuit {cfg.circuit}",
         "xbarsim_version": __version__,
         "layer_sizes": ",".join(map(str, result.sizes)),
-        "hamiltonian_k": ",".join(repr(float(k)) for k in result.hamiltonian_k),
+        "hamiltonian_k": np.array(result.hamiltonian_k, dtype=float),
         "hamiltonian_k_definition": "k_l = eta_C' / (2 eta_A), eta_C' = lr_transfer / (transfer_every * rows_l)",
         "final_test_accuracy": float(result.history["test_accuracy"][-1]),
     })
@@ -80,6 +80,9 @@ def combine_runs(runs: dict) -> xr.Dataset:
         rest = runs[k].drop_vars(list(HISTORY_UNITS))
         out.append(rest.rename({v: f"{k}_{v}" for v in rest.data_vars}).drop_vars("epoch", errors="ignore"))
     ds = xr.merge(out, combine_attrs="drop")
+    for part in out:  # merge drops variable attributes along with the datasets' own: restore units and names
+        for v in part.variables:
+            ds[v].attrs = dict(part[v].attrs)
     ds.attrs = {"title": "xbarsim study: " + ", ".join(labels), "xbarsim_version": __version__}
     for k in labels:
         ds.attrs.update({f"{k}.{a}": v for a, v in runs[k].attrs.items() if a not in ("xbarsim_version",)})
