@@ -12,6 +12,7 @@ import xarray as xr
 from xbarsim import device_cli
 from xbarsim.devices import (ConstantStepDevice, ExpStepDevice, PiecewiseStepDevice, PowStepDevice,
                              SoftBoundsDevice, load_device)
+from xbarsim.devices import fit_report as R
 from xbarsim.devices import fitting as F
 from xbarsim.devices.traces import read_trace
 
@@ -123,16 +124,16 @@ def test_fit_gong_hfo2_trace(tmp_path):
         assert -1.3 < f.symmetry_point_w < 1.1
     assert rep.best in ("constant", "softbounds")
     # outputs: dataset, TOML that loads, PNG
-    F.write_dataset(F.to_dataset(rep), tmp_path / "gong.nc")
+    R.write_dataset(R.to_dataset(rep), tmp_path / "gong.nc")
     with xr.open_dataset(tmp_path / "gong.nc") as ds:
         assert list(ds["model"].values) == ["constant", "softbounds"]
         assert ds["g_measured"].size == 2000 and ds["g_fit"].shape == (2, 2000)
         assert ds.attrs["best_model"] == rep.best and ds["rmse"].attrs["units"] == "1"
-    (tmp_path / "gong.toml").write_text(F.device_toml(rep))
+    (tmp_path / "gong.toml").write_text(R.device_toml(rep))
     dev = load_device(str(tmp_path / "gong.toml"))
     assert dev.model == rep.best and dev.dw_min_std == pytest.approx(rep.fit(rep.best).dw_min_std)
     assert (dev.g_min_s, dev.g_max_s) == F.DEFAULT_G_WINDOW_S
-    F.plot(rep, tmp_path / "gong.png")
+    R.plot(rep, tmp_path / "gong.png")
     assert (tmp_path / "gong.png").stat().st_size > 10_000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
 
@@ -166,8 +167,8 @@ def test_fit_all_models_on_measured_traces(path, tmp_path):
     assert all(f.device is not None for f in rep.fits)
     if path == CROSSSIM:
         assert rep.best == "piecewise" and rep.fit("piecewise").r2 > 0.999 and rep.fit("expstep").r2 > 0.998
-    F.write_dataset(F.to_dataset(rep), tmp_path / "fit.nc")
-    F.plot(rep, tmp_path / "fit.png")
+    R.write_dataset(R.to_dataset(rep), tmp_path / "fit.nc")
+    R.plot(rep, tmp_path / "fit.png")
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def list_presets(out=None) -> None:
 
 def fit_command(args, out=None) -> None:
     out = sys.stdout if out is None else out
-    from xbarsim.devices import fitting
+    from xbarsim.devices import fit_report, fitting
 
     g_window = tuple(args.g_window) if args.g_window else fitting.DEFAULT_G_WINDOW_S
     if not (g_window[0] > 0 and g_window[1] > g_window[0]):
@@ -99,17 +99,17 @@ def fit_command(args, out=None) -> None:
     paths = args.trace[0] if len(args.trace) == 1 else args.trace
     report = fitting.fit_file(paths, args.model, fmt=args.format, read_voltage_v=args.read_voltage,
                               n_nodes=args.nodes, g_window_s=g_window, name=args.name)
-    print(fitting.summary(report), file=out)
+    print(fit_report.summary(report), file=out)
     if args.toml:
         from xbarsim.devices.io import write_text_atomic
 
-        write_text_atomic(args.toml, fitting.device_toml(report, args.toml_model))
+        write_text_atomic(args.toml, fit_report.device_toml(report, args.toml_model))
         print(f"wrote {args.toml}", file=out)
     if args.out:
-        fitting.write_dataset(fitting.to_dataset(report), args.out)
+        fit_report.write_dataset(fit_report.to_dataset(report), args.out)
         print(f"wrote {args.out}", file=out)
     if args.png:
-        fitting.plot(report, args.png)
+        fit_report.plot(report, args.png)
         print(f"wrote {args.png}", file=out)
 
 
