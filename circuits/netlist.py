@@ -132,7 +132,8 @@ def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows",
 
 
 def crossbar_netlists(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows") -> list[str]:
-    """One netlist per batch vector: ``v_rows`` (B, rows) and ``v_cols`` (B, cols) in V; see :func:`crossbar_netlist`."""
+    """One netlist per batch vector: ``v_rows`` (B, rows) and ``v_cols`` (B, cols) in V; see
+    :func:`crossbar_netlist`."""
     m, n = xbar.shape
     v_rows = V.array("v_rows", np.atleast_2d(np.asarray(v_rows, dtype=np.float64)), (None, m), unit="V")
     v_cols = V.array("v_cols", np.atleast_2d(np.asarray(v_cols, dtype=np.float64)), (None, n), unit="V")

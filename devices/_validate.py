@@ -68,9 +68,9 @@ def choice(name: str, value, allowed) -> str:
 
 
 def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit: str = "",
-          max_abs: float | None = None, min_value: float | None = None) -> np.ndarray:
-    """Return ``value`` as a C-contiguous float64 array of ``shape`` (None = any size), all finite (and
-    |a| <= max_abs, a >= min_value where given)."""
+          max_abs: float | None = None, min_value: float | None = None, allow_inf: bool = False) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 array of ``shape`` (None = any size), all finite (+inf too
+    with ``allow_inf``; and |a| <= max_abs, a >= min_value where given)."""
     if np.iscomplexobj(value):
         raise ValueError(f"{name} is complex: expected real numbers{_u(unit)}")
     try:
@@ -80,9 +80,11 @@ def array(name: str, value, shape: tuple, *, positive_values: bool = False, unit
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {a.shape}: expected {want}")
-    if not np.all(np.isfinite(a)):
-        bad = float(a[~np.isfinite(a)].flat[0])
-        raise ValueError(f"{name} contains {bad!r}: all entries must be finite{_u(unit)}")
+    ok = np.isfinite(a) | (a == np.inf) if allow_inf else np.isfinite(a)
+    if not np.all(ok):
+        bad = float(a[~ok].flat[0])
+        allowed = "finite or +inf" if allow_inf else "finite"
+        raise ValueError(f"{name} contains {bad!r}: all entries must be {allowed}{_u(unit)}")
     if positive_values and a.size and not np.all(a > 0):
         bad = float(a[~(a > 0)].flat[0])
         raise ValueError(f"{name} contains {bad!r}: all entries must be > 0{_u(unit)}")

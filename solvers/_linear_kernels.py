@@ -2,7 +2,8 @@
 
 State layout: (2, M, N, B) float64 -- plane 0 holds the row-wire nodes, plane 1 the column-wire nodes, the
 batch is innermost and contiguous. Unknowns are deviations of each node from its own line's terminal voltage.
-Row terminals attach at column 0, column terminals at row M-1. Every kernel parallelises over lines and
+Row terminals attach at column 0, column terminals at row M-1, each through its own conductance gtr[i] /
+gtc[j] (S; 0 = a floating line, no terminal). Every kernel parallelises over lines and
 reduces in a fixed order, so results do not depend on the number of threads.
 
 Each kernel is compiled twice: ``PARALLEL`` (numba threads over lines) and ``SERIAL`` (the same code, no
@@ -37,7 +38,7 @@ def factor_lines(g, gwr, gwc, gtr, gtc, piv):
     for i in nb.prange(m):
         prev = 0.0
         for j in range(n):
-            d = g[i, j] + gwr * ((j > 0) + (j < n - 1)) + (gtr if j == 0 else 0.0)
+            d = g[i, j] + gwr * ((j > 0) + (j < n - 1)) + (gtr[i] if j == 0 else 0.0)
             if j > 0:
                 d -= gwr * gwr * prev
             prev = 1.0 / d
@@ -45,7 +46,7 @@ def factor_lines(g, gwr, gwc, gtr, gtc, piv):
     for j in nb.prange(n):
         prev = 0.0
         for i in range(m):
-            d = g[i, j] + gwc * ((i > 0) + (i < m - 1)) + (gtc if i == m - 1 else 0.0)
+            d = g[i, j] + gwc * ((i > 0) + (i < m - 1)) + (gtc[j] if i == m - 1 else 0.0)
             if i > 0:
                 d -= gwc * gwc * prev
             prev = 1.0 / d
@@ -67,10 +68,10 @@ def rhs(g, ref_r, ref_c, vtr, vtc, gtr, gtc, b):
                 b[0, i, j, k] = -cur
                 b[1, i, j, k] = cur
         for k in range(nb_):
-            b[0, i, 0, k] -= gtr * (ref_r[i, k] - vtr[i, k])
+            b[0, i, 0, k] -= gtr[i] * (ref_r[i, k] - vtr[i, k])
     for j in range(n):
         for k in range(nb_):
-            b[1, m - 1, j, k] -= gtc * (ref_c[j, k] - vtc[j, k])
+            b[1, m - 1, j, k] -= gtc[j] * (ref_c[j, k] - vtc[j, k])
 
 
 @_kernel
@@ -89,7 +90,7 @@ def matvec_dot(x, g, gwr, gwc, gtr, gtc, out, xout):
                 if j > 0:
                     ar += gwr * (xr - x[0, i, j - 1, k])
                 else:
-                    ar += gtr * xr
+                    ar += gtr[i] * xr
                 if j < n - 1:
                     ar += gwr * (xr - x[0, i, j + 1, k])
                 if i > 0:
@@ -97,7 +98,7 @@ def matvec_dot(x, g, gwr, gwc, gtr, gtc, out, xout):
                 if i < m - 1:
                     ac += gwc * (xc - x[1, i + 1, j, k])
                 else:
-                    ac += gtc * xc
+                    ac += gtc[j] * xc
                 out[0, i, j, k] = ar
                 out[1, i, j, k] = ac
                 part[i, k] += xr * ar + xc * ac

@@ -33,7 +33,7 @@ def check_conductance(xbar: Crossbar, g) -> np.ndarray:
 
 
 def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: float = DEFAULT_RTOL,
-          maxiter: int | None = None) -> CrossbarSolution:
+          maxiter: int | None = None, r_rows_ohm=None, r_cols_ohm=None) -> CrossbarSolution:
     """Solve the crossbar for a batch of terminal voltages.
 
     Args:
@@ -45,9 +45,11 @@ def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: floa
         driven: "rows" (forward read) or "cols" (transposed read); sets which terminals have r_driver_ohm.
         rtol: relative residual target, in (0, 1e-2].
         maxiter: iteration limit (default 20 (M + N) + 200).
+        r_rows_ohm, r_cols_ohm: per-line terminal resistances (M,) / (N,), Ohm, overriding the driver and
+            sense resistances (bias schemes); ``np.inf`` leaves a line floating.
     """
     g = check_conductance(xbar, g)
-    t = Terminals.build(xbar, v_rows, v_cols, driven)
+    t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
     rtol = V.in_range("rtol", rtol, 1e-15, 1e-2)
     m, n = xbar.shape
     maxiter = 20 * (m + n) + 200 if maxiter is None else V.positive_int("maxiter", maxiter)
@@ -90,7 +92,7 @@ class _Operator:
         self.k = kernels
         self.args = (g, gwr, gwc, gtr, gtc)
         self.gwr, self.gwc = gwr, gwc
-        self.norm_inf = 2.0 * (g.max() + 2.0 * max(gwr, gwc) + max(gtr, gtc))  # max absolute row sum
+        self.norm_inf = 2.0 * (g.max() + 2.0 * max(gwr, gwc) + max(gtr.max(), gtc.max()))  # max absolute row sum
         self.piv = np.empty((2,) + g.shape)
         kernels.factor_lines(g, gwr, gwc, gtr, gtc, self.piv)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xbarsim.circuits import V_MAX_V, Crossbar
+from xbarsim.circuits import R_MAX_OHM, R_MIN_OHM, V_MAX_V, Crossbar
 from xbarsim.devices import _validate as V
 
 DRIVEN = ("rows", "cols")
@@ -22,22 +22,24 @@ class NonConvergence(RuntimeError):
         self.worst_node = worst_node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Terminals:
     """Terminal voltages (V) and conductances (S) of one solve; rows at column 0, columns at row M-1.
 
     ``driven="rows"`` is the forward read (row drivers behind r_driver, column sense amplifiers behind
-    r_sense); ``driven="cols"`` the transposed read.
+    r_sense); ``driven="cols"`` the transposed read. ``r_rows_ohm`` (M,) / ``r_cols_ohm`` (N,) override the
+    terminal resistance line by line (bias schemes): ``np.inf`` leaves that line floating (no terminal; its
+    voltage entry is then only the reference its node voltages are measured from).
     """
 
     v_rows: np.ndarray  # (B, M)
     v_cols: np.ndarray  # (B, N)
-    g_rows: float
-    g_cols: float
+    g_rows: np.ndarray  # (M,) terminal conductance of each row line, S (0 = floating)
+    g_cols: np.ndarray  # (N,)
     driven: str
 
     @classmethod
-    def build(cls, xbar: Crossbar, v_rows, v_cols, driven: str) -> "Terminals":
+    def build(cls, xbar: Crossbar, v_rows, v_cols, driven: str, r_rows_ohm=None, r_cols_ohm=None) -> "Terminals":
         V.choice("driven", driven, DRIVEN)
         m, n = xbar.shape
         v_rows = _batch("v_rows", v_rows, m)
@@ -47,7 +49,32 @@ class Terminals:
                 f"v_rows has batch {v_rows.shape[0]} but v_cols has batch {v_cols.shape[0]}: they must agree")
         r_rows, r_cols = ((xbar.r_driver_ohm, xbar.r_sense_ohm) if driven == "rows"
                           else (xbar.r_sense_ohm, xbar.r_driver_ohm))
-        return cls(v_rows, v_cols, 1.0 / r_rows, 1.0 / r_cols, driven)
+        g_rows = _line_conductance("r_rows_ohm", r_rows if r_rows_ohm is None else r_rows_ohm, m)
+        g_cols = _line_conductance("r_cols_ohm", r_cols if r_cols_ohm is None else r_cols_ohm, n)
+        if not (g_rows.any() or g_cols.any()):
+            raise ValueError("r_rows_ohm and r_cols_ohm are all inf: every line floats; at least one line "
+                             "needs a terminal (a finite resistance) for the node voltages to be defined")
+        return cls(v_rows, v_cols, g_rows, g_cols, driven)
+
+    @property
+    def floating_rows(self) -> np.ndarray:
+        return self.g_rows == 0
+
+    @property
+    def floating_cols(self) -> np.ndarray:
+        return self.g_cols == 0
+
+
+def _line_conductance(name, r, size) -> np.ndarray:
+    """Per-line terminal resistance (scalar or (size,), Ohm, in [1e-9, 1e12] or inf) as conductances (S)."""
+    r = np.broadcast_to(np.asarray(r, dtype=float), (size,)) if np.ndim(r) == 0 else r
+    r = V.array(name, r, (size,), unit="Ohm", allow_inf=True)
+    bad = ~np.isinf(r) & ((r < R_MIN_OHM) | (r > R_MAX_OHM)) | (r < 0)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"{name}[{k}]={float(r[k])!r} Ohm is invalid: each terminal resistance must be in "
+                         f"[{R_MIN_OHM:g}, {R_MAX_OHM:g}] Ohm, or inf for a floating line")
+    return np.where(np.isinf(r), 0.0, 1.0 / r)
 
 
 def _batch(name, v, size):
@@ -74,12 +101,12 @@ class CrossbarSolution:
     @property
     def i_cols(self) -> np.ndarray:
         """(B, N) current from the array into each column terminal, A (forward read: the outputs)."""
-        return (self.dev[1, -1, :, :] * self.terminals.g_cols).T
+        return (self.dev[1, -1, :, :] * self.terminals.g_cols[:, None]).T
 
     @property
     def i_rows(self) -> np.ndarray:
         """(B, M) current from the array into each row terminal, A (transposed read: the outputs)."""
-        return (self.dev[0, :, 0, :] * self.terminals.g_rows).T
+        return (self.dev[0, :, 0, :] * self.terminals.g_rows[:, None]).T
 
     @property
     def v_row_nodes(self) -> np.ndarray:

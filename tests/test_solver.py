@@ -65,7 +65,7 @@ def test_energy_balance(rng):
     delivered = -(t.v_rows * br["row_terminal"]).sum(axis=1) - (t.v_cols * br["col_terminal"]).sum(axis=1)
     dissipated = ((br["cell"] ** 2 / g).sum(axis=(1, 2)) + (br["row_wire"] ** 2).sum(axis=(1, 2)) * xb.r_row_ohm
                   + (br["col_wire"] ** 2).sum(axis=(1, 2)) * xb.r_col_ohm
-                  + (br["row_terminal"] ** 2).sum(axis=1) / t.g_rows + (br["col_terminal"] ** 2).sum(axis=1) / t.g_cols)
+                  + (br["row_terminal"] ** 2 / t.g_rows).sum(axis=1) + (br["col_terminal"] ** 2 / t.g_cols).sum(axis=1))
     np.testing.assert_allclose(delivered, dissipated, rtol=1e-9)
 
 
@@ -159,3 +159,31 @@ def test_out_of_range_and_complex_inputs_are_refused():
         read_forward(xb, [["a"] * 3] * 4, np.zeros(4))
     with pytest.raises(ValueError, match=r"r_row_ohm=1e-15 is invalid: must be in \[1e-09, 1e\+12\] Ohm"):
         Crossbar(4, 4, r_row_ohm=1e-15)
+
+
+def test_floating_and_biased_lines_agree_with_scipy_and_kcl_holds(rng):
+    """Per-line terminals (bias schemes): a floating line carries no terminal current, KCL holds, and the
+    solve agrees with the scipy reference; a V/2-style read biases the unselected lines."""
+    m, n = 12, 9
+    xb, g, vr, vc = random_circuit(rng, m, n, batch=3)
+    r_rows = rng.uniform(1, 100, m)
+    r_cols = rng.uniform(1, 100, n)
+    r_rows[[1, 5]] = np.inf
+    r_cols[[0, 7]] = np.inf
+    kw = dict(r_rows_ohm=r_rows, r_cols_ohm=r_cols)
+    s = solve(xb, g, vr, vc, **kw)
+    ref = solve_reference(xb, g, vr, vc, **kw)
+    assert rel(s.i_cols, ref.i_cols) <= 1e-9 and rel(s.v_col_nodes, ref.v_col_nodes) <= 1e-9
+    assert rel(s.v_row_nodes, ref.v_row_nodes) <= 1e-9
+    assert np.all(s.i_rows[:, [1, 5]] == 0) and np.all(s.i_cols[:, [0, 7]] == 0)
+    assert kcl_residual(xb, g, s).max() <= 1e-9
+
+
+def test_all_lines_floating_is_refused():
+    xb = Crossbar(3, 3)
+    with pytest.raises(ValueError, match="every line floats"):
+        solve(xb, np.full((3, 3), 1e-5), np.zeros(3), np.zeros(3), r_rows_ohm=np.inf, r_cols_ohm=np.inf)
+    with pytest.raises(ValueError, match=r"r_rows_ohm\[1\]=-1.0 Ohm"):
+        solve(xb, np.full((3, 3), 1e-5), np.zeros(3), np.zeros(3), r_rows_ohm=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="r_cols_ohm has shape"):
+        solve(xb, np.full((3, 3), 1e-5), np.zeros(3), np.zeros(3), r_cols_ohm=[1.0, 1.0])

@@ -297,7 +297,8 @@ def test_shared_backend_is_quiet_and_keeps_a_blank_title_line():
         import logging, numpy as np
         logging.basicConfig(level=logging.WARNING)
         from xbarsim.solvers import run_netlist, SpiceError
-        text = "\\nv1 a 0 dc 1\\nr1 a b 1\\nd1 b 0 dmod\\n.model dmod d is=1e-14\\n.options itl1=3 noopiter\\n.op\\n.end"
+        text = ("\\nv1 a 0 dc 1\\nr1 a b 1\\nd1 b 0 dmod\\n.model dmod d is=1e-14\\n"
+                ".options itl1=3 noopiter\\n.op\\n.end")
         r = run_netlist(text, backend="shared")
         print("V", r.vectors["a"], "b" in r.vectors)
         try:

@@ -16,7 +16,8 @@ def run_row(result) -> list:
     """(algorithm, device, circuit, test accuracy, wall time) of a training result."""
     cfg = result.config
     digital = cfg.algorithm.name == "fp"
-    return [cfg.algorithm.name, "-" if digital else cfg.device.name, "digital" if digital else cfg.circuit, f"{100 * result.history['test_accuracy'][-1]:.2f} %",
+    return [cfg.algorithm.name, "-" if digital else cfg.device.name, "digital" if digital else cfg.circuit,
+            f"{100 * result.history['test_accuracy'][-1]:.2f} %",
             f"{result.wall_time_s:.1f} s"]
 
 
