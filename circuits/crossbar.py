@@ -11,11 +11,13 @@ each line's one end, used in both directions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from xbarsim.devices import _validate as V
 
-CELL_TYPES = ("linear",)
+from .cells import CELLS, Cell, as_cell
+
+CELL_TYPES = tuple(CELLS)
 R_MIN_OHM, R_MAX_OHM = 1e-9, 1e12  # resistances the solver resolves in float64 (1e-9 Ohm: the ideal-wire limit)
 G_MIN_S, G_MAX_S = 1e-15, 1e3  # cell conductances accepted by the solvers
 V_MAX_V = 1e3  # largest terminal voltage accepted
@@ -31,7 +33,9 @@ class Crossbar:
         r_driver_ohm: output resistance of each line driver (DAC buffer), Ohm.
         r_sense_ohm: input resistance of each sense amplifier (virtual ground), Ohm.
         v_read_v: read voltage for a full-scale input (|x| = 1), V.
-        cell: cell type; "linear" = a linear conductance G (ECRAM read path, ReRAM at small read voltage).
+        cell: cell type, a name from CELL_TYPES (its default parameters) or a cell object from
+            :mod:`xbarsim.circuits.cells`; "linear" = a linear conductance G (ECRAM read path, ReRAM at small
+            read voltage). Stored as the cell object.
     """
 
     rows: int
@@ -41,7 +45,7 @@ class Crossbar:
     r_driver_ohm: float = 50.0
     r_sense_ohm: float = 10.0
     v_read_v: float = 0.2
-    cell: str = "linear"
+    cell: Cell | str = "linear"
 
     def __post_init__(self):
         V.positive_int("rows", self.rows)
@@ -49,7 +53,7 @@ class Crossbar:
         for name in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm"):
             object.__setattr__(self, name, V.positive(name, getattr(self, name), "Ohm", R_MIN_OHM, R_MAX_OHM))
         object.__setattr__(self, "v_read_v", V.positive("v_read_v", self.v_read_v, "V", 0.0, V_MAX_V))
-        V.choice("cell", self.cell, CELL_TYPES)
+        object.__setattr__(self, "cell", as_cell(self.cell))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -62,7 +66,12 @@ class Crossbar:
 
     def with_shape(self, rows: int, cols: int) -> "Crossbar":
         """The same wires and periphery on an array of another size."""
-        return Crossbar(**{**asdict(self), "rows": rows, "cols": cols})
+        return replace(self, rows=rows, cols=cols)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Flat dict of plain values (for netCDF attrs): the cell as its name and its parameters."""
+        d = {k: v for k, v in asdict(self).items() if k != "cell"}
+        d["cell"] = self.cell.name
+        for k, v in asdict(self.cell).items():
+            d[f"cell_{k}"] = v if not isinstance(v, dict) else getattr(self.cell, k).name
+        return d

@@ -111,7 +111,7 @@ def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows",
     lines = [
         title,
         f"* rows={m} cols={n} r_row_ohm={s_row} r_col_ohm={s_col} r_driver_ohm={xbar.r_driver_ohm!r} "
-        f"r_sense_ohm={xbar.r_sense_ohm!r} cell={xbar.cell} driven={driven}",
+        f"r_sense_ohm={xbar.r_sense_ohm!r} cell={xbar.cell.name} driven={driven}",
         "* written by xbarsim.circuits.netlist; run by hand with: ngspice -b -r out.raw <this file>",
         OPTIONS_LINE,
     ]

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from xbarsim.circuits import G_MAX_S, G_MIN_S, Crossbar
+from xbarsim.circuits import G_MAX_S, G_MIN_S, Crossbar, is_linear
 from xbarsim.devices import _validate as V
 
 from . import _linear_kernels as K
@@ -48,6 +48,9 @@ def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: floa
         r_rows_ohm, r_cols_ohm: per-line terminal resistances (M,) / (N,), Ohm, overriding the driver and
             sense resistances (bias schemes); ``np.inf`` leaves a line floating.
     """
+    if not is_linear(xbar.cell):
+        raise ValueError(f"xbar.cell={xbar.cell!r} is nonlinear: the linear solver needs cell='linear' or "
+                         "'ecram3t'; use the nonlinear solver for it")
     g = check_conductance(xbar, g)
     t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
     rtol = V.in_range("rtol", rtol, 1e-15, 1e-2)
