@@ -1,12 +1,12 @@
 """Crosspoint cell types: the static I-V of each cell as a function of its device state G.
 
-Every cell is two-terminal on the read path (row node -> column node) with a current I(V; G) that is odd
-and strictly increasing in V, and whose small-signal conductance at V = 0 is set by the device state G (S):
+Every cell is two-terminal on the read path (row node -> column node) with a current I(V; G) that is zero
+at V = 0 and strictly increasing in V, and whose small-signal conductance at V = 0 is set by the device state G (S):
 
 - :class:`LinearCell`: I = G V (ECRAM read path, ReRAM at small read voltage).
 - :class:`SinhCell`: passive 0T1R with a nonlinear device, I = G V0 sinh(V / V0).
-- :class:`PolyCell`: I = G (V + a2 |V| V + a3 V^3), the odd polynomial fit of Milo et al., IRPS 2021; the
-  even term is written a2 |V| V so the I-V stays odd (bipolar read) and a2 >= 0, a3 >= 0 keep it increasing.
+- :class:`PolyCell`: I = G (V + k2 V^2 + k3 V^3), the polynomial of Milo et al., IRPS 2021 (the same law
+  as a device's ``iv_model="poly"``); k2^2 < 3 k3 keeps dI/dV > 0 at every voltage.
 - :class:`SelectorCell`: 1S1R, the device in series with a selector I_s = i0 sinh(V_s / v_sel); the internal
   node between them is solved exactly per cell (static condensation: V = V_d + V_s, I_dev(V_d) = I_sel(V_s)).
 - :class:`TransistorCell`: 1T1R, the device in series with the access transistor's on-resistance while its
@@ -59,18 +59,21 @@ class SinhCell:
 
 @dataclass(frozen=True)
 class PolyCell:
-    """I = G (V + a2 |V| V + a3 V^3); a2_per_v (1/V) and a3_per_v2 (1/V^2) >= 0 (Milo et al., IRPS 2021)."""
+    """I = G (V + k2 V^2 + k3 V^3); k2_per_v (1/V), k3_per_v2 (1/V^2) (Milo et al., IRPS 2021)."""
 
-    a2_per_v: float = 0.5
-    a3_per_v2: float = 2.0
+    k2_per_v: float = 0.5
+    k3_per_v2: float = 2.0
     name = "poly"
 
     def __post_init__(self):
-        V.in_range("a2_per_v", self.a2_per_v, 0.0, 1e3, "1/V")
-        V.in_range("a3_per_v2", self.a3_per_v2, 0.0, 1e3, "1/V^2")
+        k2 = V.in_range("k2_per_v", self.k2_per_v, -1e3, 1e3, "1/V")
+        k3 = V.in_range("k3_per_v2", self.k3_per_v2, 0.0, 1e3, "1/V^2")
+        if k2 != 0 and not k2 * k2 < 3 * k3:
+            raise ValueError(f"k2_per_v={k2!r} with k3_per_v2={k3!r} is invalid: the I-V must increase at every "
+                             "voltage, which needs k2_per_v**2 < 3 * k3_per_v2")
 
     def codes(self):
-        return LAW_POLY, np.array([self.a2_per_v, self.a3_per_v2]), SERIES_NONE, np.zeros(2)
+        return LAW_POLY, np.array([self.k2_per_v, self.k3_per_v2]), SERIES_NONE, np.zeros(2)
 
 
 def _device_codes(device):
@@ -150,6 +153,15 @@ def as_cell(cell) -> Cell:
     return cell
 
 
+def device_cell(device) -> LinearCell | SinhCell | PolyCell:
+    """The passive cell of a device model's static read I-V (its ``iv_model`` and parameters)."""
+    if device.iv_model == "sinh":
+        return SinhCell(device.iv_v0_v)
+    if device.iv_model == "poly":
+        return PolyCell(device.iv_k2_per_v, device.iv_k3_per_v2)
+    return LinearCell()
+
+
 def is_linear(cell) -> bool:
     """True when I = G V exactly (the linear solver applies)."""
     return isinstance(as_cell(cell), (LinearCell, ECRAMCell))
@@ -162,8 +174,7 @@ def device_iv(law, p, g, v):
         x = v / p[0]
         return g * p[0] * math.sinh(x), g * math.cosh(x)
     if law == LAW_POLY:
-        a = abs(v)
-        return g * (v + p[0] * a * v + p[1] * v * v * v), g * (1.0 + 2.0 * p[0] * a + 3.0 * p[1] * v * v)
+        return g * (v + p[0] * v * v + p[1] * v * v * v), g * (1.0 + 2.0 * p[0] * v + 3.0 * p[1] * v * v)
     return g * v, g
 
 

@@ -21,8 +21,8 @@ def test_two_terminal_laws_match_closed_forms(v):
     assert i == pytest.approx(g * 0.25 * math.sinh(v / 0.25), rel=1e-15, abs=0)
     assert d == pytest.approx(g * math.cosh(v / 0.25), rel=1e-15)
     i, d = iv(PolyCell(0.4, 1.5), g, v)
-    assert i == pytest.approx(g * (v + 0.4 * abs(v) * v + 1.5 * v ** 3), rel=1e-15, abs=0)
-    assert d == pytest.approx(g * (1 + 0.8 * abs(v) + 4.5 * v * v), rel=1e-15)
+    assert i == pytest.approx(g * (v + 0.4 * v * v + 1.5 * v ** 3), rel=1e-15, abs=0)
+    assert d == pytest.approx(g * (1 + 0.8 * v + 4.5 * v * v), rel=1e-15)
 
 
 @pytest.mark.parametrize("v", [-2.0, -0.3, 1e-7, 0.1, 0.9, 3.0])
@@ -49,6 +49,8 @@ def test_crossbar_takes_cell_names_and_objects_and_refuses_others():
     assert Crossbar(2, 2, cell=SinhCell(0.2)).to_dict()["cell_v0_v"] == 0.2
     with pytest.raises(ValueError, match="cell='diode' is invalid: allowed values are linear, sinh"):
         Crossbar(2, 2, cell="diode")
+    with pytest.raises(ValueError, match="k2_per_v=2.0 with k3_per_v2=1.0 is invalid"):
+        PolyCell(2.0, 1.0)
     with pytest.raises(ValueError, match="v0_v=-1"):
         SinhCell(-1)
     with pytest.raises(ValueError, match="device=.* must be a LinearCell"):
