@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all sysdeps ngspice clean
+.PHONY: demo test test-all bench sysdeps ngspice clean
 
 # Debian's python3 needs python3-venv for `python3 -m venv`.
 sysdeps:
@@ -36,6 +36,11 @@ test: $(STAMP) ngspice
 
 test-all: $(STAMP) ngspice
 	$(BIN)/python -m pytest -q -m ""
+
+# Solver benchmark (benchmarks/solver.py); badcrossbar without its plotting dependency pycairo.
+bench: $(STAMP) ngspice
+	$(BIN)/python -m pip install -q --no-deps badcrossbar pathvalidate sigfig
+	$(BIN)/python -m benchmarks.solver --out results/bench_solver.nc
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
