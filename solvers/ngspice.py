@@ -92,11 +92,9 @@ class SpiceSolution:
 
     @property
     def dev(self) -> np.ndarray:
-        """(2, M, N, B) node deviations from their line's terminal voltage, V (CrossbarSolution layout)."""
+        """(B, 2, M, N) node deviations from their line's terminal voltage, V (CrossbarSolution layout)."""
         t = self.terminals
-        dr = np.transpose(self.v_row_nodes, (1, 2, 0)) - t.v_rows.T[:, None, :]
-        dc = np.transpose(self.v_col_nodes, (1, 2, 0)) - t.v_cols.T[None, :, :]
-        return np.stack([dr, dc])
+        return np.stack([self.v_row_nodes - t.v_rows[:, :, None], self.v_col_nodes - t.v_cols[:, None, :]], axis=1)
 
     def to_dataset(self):
         """The solution as an ``xarray.Dataset`` with dims (batch, row, col) and SI units in attrs."""

@@ -52,4 +52,4 @@ def solve_reference(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", 
     vr = v[: m * n].reshape(m, n, nb_) - t.v_rows.T[:, None, :]
     vc = v[m * n:].reshape(m, n, nb_) - t.v_cols.T[None, :, :]
     res = np.linalg.norm(a @ v - rhs, axis=0) / np.maximum(np.linalg.norm(rhs, axis=0), 1e-300)
-    return CrossbarSolution(xbar, t, np.stack([vr, vc]), np.ones(nb_, dtype=np.int64), res)
+    return CrossbarSolution(xbar, t, np.stack([vr, vc]).transpose(3, 0, 1, 2), np.ones(nb_, dtype=np.int64), res)

@@ -88,7 +88,7 @@ def _batch(name, v, size):
 class CrossbarSolution:
     """Node voltages and terminal currents of a batch of solves (SI units).
 
-    ``dev`` holds each node's deviation from its own line's terminal voltage, shape (2, M, N, B): plane 0 the
+    ``dev`` holds each node's deviation from its own line's terminal voltage, shape (B, 2, M, N): plane 0 the
     row-wire nodes, plane 1 the column-wire nodes. Deviations stay accurate when wires are nearly ideal.
     """
 
@@ -101,22 +101,22 @@ class CrossbarSolution:
     @property
     def i_cols(self) -> np.ndarray:
         """(B, N) current from the array into each column terminal, A (forward read: the outputs)."""
-        return (self.dev[1, -1, :, :] * self.terminals.g_cols[:, None]).T
+        return self.dev[:, 1, -1, :] * self.terminals.g_cols
 
     @property
     def i_rows(self) -> np.ndarray:
         """(B, M) current from the array into each row terminal, A (transposed read: the outputs)."""
-        return (self.dev[0, :, 0, :] * self.terminals.g_rows[:, None]).T
+        return self.dev[:, 0, :, 0] * self.terminals.g_rows
 
     @property
     def v_row_nodes(self) -> np.ndarray:
         """(B, M, N) voltage of the row-wire node at each crosspoint, V."""
-        return np.transpose(self.dev[0] + self.terminals.v_rows.T[:, None, :], (2, 0, 1))
+        return self.dev[:, 0] + self.terminals.v_rows[:, :, None]
 
     @property
     def v_col_nodes(self) -> np.ndarray:
         """(B, M, N) voltage of the column-wire node at each crosspoint, V."""
-        return np.transpose(self.dev[1] + self.terminals.v_cols.T[None, :, :], (2, 0, 1))
+        return self.dev[:, 1] + self.terminals.v_cols[:, None, :]
 
 
 def branch_currents(xbar: Crossbar, g: np.ndarray, sol: CrossbarSolution) -> dict:

@@ -64,8 +64,8 @@ def read_point(xbar: Crossbar, g_on: float, g_off: float, scheme: str, v_read_v:
 def _source_power(sol) -> float:
     """Power delivered by all terminal sources of batch column 0, W."""
     t = sol.terminals
-    i_from_rows = -sol.dev[0, :, 0, 0] * t.g_rows  # source -> array
-    i_from_cols = -sol.dev[1, -1, :, 0] * t.g_cols
+    i_from_rows = -sol.dev[0, 0, :, 0] * t.g_rows  # source -> array
+    i_from_cols = -sol.dev[0, 1, -1, :] * t.g_cols
     return float(t.v_rows[0] @ i_from_rows + t.v_cols[0] @ i_from_cols)
 
 

@@ -16,7 +16,7 @@ from xbarsim.solvers import read_backward, read_forward
 
 def warm_up() -> None:
     rng = np.random.default_rng(0)
-    for m, n, b in ((4, 3, 1), (160, 160, 8)):  # a serial-kernel and a parallel-kernel solve
+    for m, n, b in ((4, 3, 1), (64, 48, 8)):
         xbar = Crossbar(m, n)
         g = rng.uniform(1e-6, 1e-5, (m, n))
         read_forward(xbar, g, rng.uniform(0, 0.2, (b, m)))
