@@ -15,7 +15,8 @@ at V = 0 and strictly increasing in V, and whose small-signal conductance at V =
   gate path that carries no read-path current, so writes see neither IR drop nor sneak paths.
 
 Numerics: each cell becomes (device law, device parameters, series law, series parameters) for the numba
-kernel :func:`cell_iv`, which returns the current and dI/dV at a given cell voltage.
+kernel :func:`cell_iv`, which returns the current and dI/dV at a given cell voltage (:func:`cell_iv_dg` also
+dI/dG, for adjoint gradients).
 """
 
 from __future__ import annotations
@@ -189,18 +190,27 @@ def series_iv(kind, q, v):
 
 @nb.njit(cache=True)
 def cell_iv(law, p, kind, q, g, v):
-    """Cell current (A) and small-signal conductance dI/dV (S) at cell voltage v (V).
+    """Cell current (A) and small-signal conductance dI/dV (S) at cell voltage v (V)."""
+    i, d, _ = cell_iv_dg(law, p, kind, q, g, v)
+    return i, d
+
+
+@nb.njit(cache=True)
+def cell_iv_dg(law, p, kind, q, g, v):
+    """Cell current (A), dI/dV (S) and dI/dG (V: the sensitivity to the device state) at cell voltage v (V).
 
     For a series cell the internal node is solved to float64 precision: f(u) = I_dev(u) - I_ser(v - u) is
     strictly increasing in the device voltage u and changes sign on [min(0, v), max(0, v)], so safeguarded
-    Newton (bisection whenever a step leaves the bracket) always converges.
+    Newton (bisection whenever a step leaves the bracket) always converges. Every device law is linear in G,
+    so dI_dev/dG = I_dev / G, and in series dI/dG = (I_dev / G) g_ser / (g_dev + g_ser).
     """
     if kind == SERIES_NONE:
-        return device_iv(law, p, g, v)
+        i, d = device_iv(law, p, g, v)
+        return i, d, i / g
     if v == 0.0:
         _, gd = device_iv(law, p, g, 0.0)
         _, gs = series_iv(kind, q, 0.0)
-        return 0.0, gd * gs / (gd + gs)
+        return 0.0, gd * gs / (gd + gs), 0.0
     lo, hi = min(0.0, v), max(0.0, v)
     _, gd = device_iv(law, p, g, 0.0)
     _, gs = series_iv(kind, q, 0.0)
@@ -225,4 +235,4 @@ def cell_iv(law, p, kind, q, g, v):
         u = un
     idev, gd = device_iv(law, p, g, u)
     iser, gs = series_iv(kind, q, v - u)
-    return 0.5 * (idev + iser), gd * gs / (gd + gs)
+    return 0.5 * (idev + iser), gd * gs / (gd + gs), idev / g * gs / (gd + gs)

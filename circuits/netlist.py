@@ -10,13 +10,17 @@ file.cir`` runs it by hand. Rules (each one learned from measuring ngspice):
   builds with KLU use it);
 - terminal currents are measured through 0 V sources (ammeters);
 - all names are lower case (ngspice lower-cases vector names);
-- no resistance is ever zero (ngspice silently replaces R=0 by 1 mOhm): such input is refused.
+- no resistance is ever zero (ngspice silently replaces R=0 by 1 mOhm): such input is refused;
+- nonlinear cells are behavioural current sources (``b`` elements) with the cell's I-V written out, a series
+  element (1S1R selector, 1T1R transistor) through an internal node ``m{i}_{j}``.
 
 Names (forward orientation, see :class:`xbarsim.circuits.Crossbar`): row-wire node ``r{i}_{j}``, column-wire
 node ``c{i}_{j}``; cell resistor ``rx{i}_{j}``; row segment ``rr{i}_{j}`` (r[i,j]-r[i,j+1]); column segment
 ``rc{i}_{j}`` (c[i,j]-c[i+1,j]). Row i's terminal: resistor ``rtr{i}`` from r[i,0] to ``ar{i}``, ammeter
 ``var{i}`` (0 V) from ``ar{i}`` to ``tr{i}``, source ``vtr{i}`` from ``tr{i}`` to ground. Column j likewise
-with ``rtc{j}``, ``ac{j}``, ``vac{j}``, ``tc{j}``, ``vtc{j}``, attached at c[M-1,j]. The ammeter current (from
+with ``rtc{j}``, ``ac{j}``, ``vac{j}``, ``tc{j}``, ``vtc{j}``, attached at c[M-1,j]. A floating line (terminal
+resistance inf) has no terminal elements. A nonlinear device is ``bx{i}_{j}``, a selector ``bs{i}_{j}``, an
+access transistor ``rs{i}_{j}``. The ammeter current (from
 its + node through the source) is the current from the array into the terminal, the sign convention of
 :class:`xbarsim.solvers.CrossbarSolution`.
 """
@@ -29,6 +33,7 @@ import numpy as np
 
 from xbarsim.devices import _validate as V
 
+from .cells import ECRAMCell, LinearCell, PolyCell, SelectorCell, SinhCell, TransistorCell
 from .crossbar import Crossbar
 
 DRIVEN = ("rows", "cols")
@@ -83,7 +88,8 @@ def terminal_resistances(xbar: Crossbar, driven: str) -> tuple[float, float]:
     return xbar.r_sense_ohm, xbar.r_driver_ohm
 
 
-def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", title: str | None = None) -> str:
+def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", title: str | None = None,
+                     r_rows_ohm=None, r_cols_ohm=None, word_lines=None) -> str:
     """One operating point of ``xbar`` as an ngspice netlist (text ending in ``.end``).
 
     Args:
@@ -94,18 +100,22 @@ def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows",
         driven: "rows" (forward read: row drivers behind r_driver_ohm, column sense behind r_sense_ohm) or
             "cols" (transposed read).
         title: first line of the netlist (default names the array); must be one line.
+        r_rows_ohm, r_cols_ohm: per-line terminal resistances (M,) / (N,), Ohm, overriding driver and sense
+            (bias schemes); inf = a floating line (no terminal).
+        word_lines: (rows,) booleans, 1T1R access transistors on (default all on).
     """
     m, n = xbar.shape
     g = V.array("conductance", g, xbar.shape, positive_values=True, unit="S")
     v_rows = V.array("v_rows", v_rows, (m,), unit="V")
     v_cols = V.array("v_cols", v_cols, (n,), unit="V")
     r_term_rows, r_term_cols = terminal_resistances(xbar, driven)
+    r_term_rows = np.broadcast_to(r_term_rows if r_rows_ohm is None else np.asarray(r_rows_ohm, float), (m,))
+    r_term_cols = np.broadcast_to(r_term_cols if r_cols_ohm is None else np.asarray(r_cols_ohm, float), (n,))
+    wl = np.ones(m, dtype=bool) if word_lines is None else np.asarray(word_lines, dtype=bool)
     if title is None:
         title = f"xbarsim crossbar {m}x{n} driven={driven}"
     if "\n" in title or "\r" in title:
         raise ValueError(f"title={title!r} is invalid: must be a single line")
-    with np.errstate(divide="ignore", over="ignore"):
-        r_cell = 1.0 / g
     s_row = spice_resistance("r_row_ohm", xbar.r_row_ohm)
     s_col = spice_resistance("r_col_ohm", xbar.r_col_ohm)
     lines = [
@@ -115,14 +125,12 @@ def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows",
         "* written by xbarsim.circuits.netlist; run by hand with: ngspice -b -r out.raw <this file>",
         OPTIONS_LINE,
     ]
-    lines += _terminal_lines("r", m, [row_node(i, 0) for i in range(m)],
-                             spice_resistance("row terminal resistance", r_term_rows), v_rows)
-    lines += _terminal_lines("c", n, [col_node(m - 1, j) for j in range(n)],
-                             spice_resistance("column terminal resistance", r_term_cols), v_cols)
+    lines += _terminal_lines("r", [row_node(i, 0) for i in range(m)], r_term_rows, v_rows)
+    lines += _terminal_lines("c", [col_node(m - 1, j) for j in range(n)], r_term_cols, v_cols)
     lines.append("* crosspoints row by row: cell, row segment to the right, column segment downwards")
     for i in range(m):
         for j in range(n):
-            lines.append(f"rx{i}_{j} r{i}_{j} c{i}_{j} {_cell_resistance(i, j, g, r_cell)}")
+            lines += _cell_lines(xbar.cell, i, j, g, bool(wl[i]))
             if j < n - 1:
                 lines.append(f"rr{i}_{j} r{i}_{j} r{i}_{j + 1} {s_row}")
             if i < m - 1:
@@ -131,9 +139,9 @@ def crossbar_netlist(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows",
     return "\n".join(lines)
 
 
-def crossbar_netlists(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows") -> list[str]:
-    """One netlist per batch vector: ``v_rows`` (B, rows) and ``v_cols`` (B, cols) in V; see
-    :func:`crossbar_netlist`."""
+def crossbar_netlists(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", **kw) -> list[str]:
+    """One netlist per batch vector: ``v_rows`` (B, rows) and ``v_cols`` (B, cols) in V; other arguments as
+    for :func:`crossbar_netlist`."""
     m, n = xbar.shape
     v_rows = V.array("v_rows", np.atleast_2d(np.asarray(v_rows, dtype=np.float64)), (None, m), unit="V")
     v_cols = V.array("v_cols", np.atleast_2d(np.asarray(v_cols, dtype=np.float64)), (None, n), unit="V")
@@ -142,22 +150,52 @@ def crossbar_netlists(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows"
             f"v_rows has batch {v_rows.shape[0]} but v_cols has batch {v_cols.shape[0]}: they must agree")
     b = v_rows.shape[0]
     return [crossbar_netlist(xbar, g, v_rows[k], v_cols[k], driven=driven,
-                             title=f"xbarsim crossbar {m}x{n} driven={driven} vector {k} of {b}")
+                             title=f"xbarsim crossbar {m}x{n} driven={driven} vector {k} of {b}", **kw)
             for k in range(b)]
 
 
-def _terminal_lines(kind: str, count: int, attach: list[str], r_term: str, volts: np.ndarray) -> list[str]:
-    """Each line's terminal: resistor, 0 V ammeter, voltage source (``kind`` "r" for rows, "c" for columns)."""
+def _terminal_lines(kind: str, attach: list[str], r_term: np.ndarray, volts: np.ndarray) -> list[str]:
+    """Each line's terminal: resistor, 0 V ammeter, voltage source (``kind`` "r" for rows, "c" for columns);
+    none for a floating line (r_term inf)."""
     word, param = ("row", "v_rows") if kind == "r" else ("column", "v_cols")
     out = [f"* {word} terminals: resistor, 0 V ammeter (array -> terminal current), source"]
-    for k in range(count):
+    for k, node in enumerate(attach):
+        if np.isinf(r_term[k]) and r_term[k] > 0:
+            out.append(f"* {word} {k} floats")
+            continue
         out += [
-            f"rt{kind}{k} {attach[k]} a{kind}{k} {r_term}",
+            f"rt{kind}{k} {node} a{kind}{k} {spice_resistance(f'{word} {k} terminal resistance', r_term[k])}",
             f"va{kind}{k} a{kind}{k} t{kind}{k} dc 0",
             f"vt{kind}{k} t{kind}{k} 0 dc {spice_number(f'{param}[{k}]', volts[k])}",
         ]
     return out
 
 
-def _cell_resistance(i: int, j: int, g: np.ndarray, r_cell: np.ndarray) -> str:
-    return spice_resistance(f"1/conductance[{i}, {j}] (conductance={float(g[i, j])!r} S)", r_cell[i, j])
+def _cell_lines(cell, i: int, j: int, g: np.ndarray, word_line_on: bool) -> list[str]:
+    """The elements of cell (i, j) between r{i}_{j} and c{i}_{j}: its device and any series element."""
+    gij = float(g[i, j])
+    r, c = row_node(i, j), col_node(i, j)
+    if isinstance(cell, (SelectorCell, TransistorCell)):
+        mid = f"m{i}_{j}"
+        if isinstance(cell, SelectorCell):
+            series = (f"bs{i}_{j} {mid} {c} i={spice_number('i0_a', cell.i0_a)}"
+                      f"*sinh(v({mid},{c})/{spice_number('v_sel_v', cell.v_sel_v)})")
+        else:
+            r_ser = cell.r_on_ohm if word_line_on else cell.r_off_ohm
+            series = f"rs{i}_{j} {mid} {c} {spice_resistance('transistor resistance', r_ser)}"
+        return [_device_line(cell.device, i, j, r, mid, gij), series]
+    return [_device_line(cell, i, j, r, c, gij)]
+
+
+def _device_line(dev, i: int, j: int, a: str, b: str, gij: float) -> str:
+    """A device of conductance gij (S) from node a to node b: a resistor if linear, else a b-source I(V)."""
+    if isinstance(dev, SinhCell):
+        v0 = spice_number("v0_v", dev.v0_v)
+        return f"bx{i}_{j} {a} {b} i={gij!r}*{v0}*sinh(v({a},{b})/{v0})"
+    if isinstance(dev, PolyCell):
+        v = f"v({a},{b})"
+        return (f"bx{i}_{j} {a} {b} i={gij!r}*({v}+{spice_number('k2_per_v', dev.k2_per_v)}*{v}*{v}"
+                f"+{spice_number('k3_per_v2', dev.k3_per_v2)}*{v}*{v}*{v})")
+    if not isinstance(dev, (LinearCell, ECRAMCell)):
+        raise ValueError(f"cell={dev!r} has no netlist form")
+    return f"rx{i}_{j} {a} {b} {spice_resistance(f'1/conductance[{i}, {j}] (conductance={gij!r} S)', 1.0 / gij)}"

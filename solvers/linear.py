@@ -58,18 +58,6 @@ def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: floa
     return CrossbarSolution(xbar, t, x, its, res)
 
 
-def read_forward(xbar: Crossbar, g, v_in, **kw) -> CrossbarSolution:
-    """Forward read: drive the rows with ``v_in`` (B, rows) V, sense the columns at 0 V; outputs ``i_cols``."""
-    v_in = np.atleast_2d(np.asarray(v_in))
-    return solve(xbar, g, v_in, np.zeros((v_in.shape[0], xbar.cols)), driven="rows", **kw)
-
-
-def read_backward(xbar: Crossbar, g, v_in, **kw) -> CrossbarSolution:
-    """Transposed read: drive the columns with ``v_in`` (B, cols) V, sense the rows at 0 V; outputs ``i_rows``."""
-    v_in = np.atleast_2d(np.asarray(v_in))
-    return solve(xbar, g, np.zeros((v_in.shape[0], xbar.rows)), v_in, driven="cols", **kw)
-
-
 def line_solve(xbar: Crossbar, g3: np.ndarray, t: Terminals, rtol: float = DEFAULT_RTOL, maxiter: int | None = None,
                *, x0: np.ndarray | None = None, b_extra: np.ndarray | None = None, by_cells: bool = True):
     """Solve the nodal equations for every input of ``t`` (checked arguments; the solvers' common core).

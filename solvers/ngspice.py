@@ -38,6 +38,7 @@ from xbarsim.circuits import Crossbar
 from xbarsim.circuits import netlist as NL
 from xbarsim.devices import _validate as V
 
+from .cellmodel import check_word_lines
 from .linear import check_conductance
 from .solution import Terminals
 
@@ -118,7 +119,8 @@ class SpiceSolution:
 
 
 def solve_spice(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", backend: str = "shared",
-                workers: int = 1, timeout_s: float | None = None) -> SpiceSolution:
+                workers: int = 1, timeout_s: float | None = None, r_rows_ohm=None, r_cols_ohm=None,
+                word_lines=None) -> SpiceSolution:
     """Solve the crossbar batch with ngspice: one netlist and one ``.op`` per batch vector.
 
     Args:
@@ -126,6 +128,8 @@ def solve_spice(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", back
         backend: "shared" (in-process libngspice) or "subprocess" (one ``ngspice -b`` per vector).
         workers: parallel ngspice processes (subprocess backend only; the shared library runs one at a time).
         timeout_s: per-vector limit for the subprocess backend, s (None = no limit).
+        r_rows_ohm, r_cols_ohm, word_lines: per-line terminals (inf = floating) and 1T1R word lines, as for
+            :func:`xbarsim.solvers.solve_nonlinear`. Any cell type of :mod:`xbarsim.circuits.cells`.
     Raises:
         SpiceError: ngspice failed; SpiceUnavailable: ngspice is not installed.
     """
@@ -135,8 +139,11 @@ def solve_spice(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", back
         raise ValueError(f"workers={workers!r} is invalid with backend='shared': allowed is 1 (one ngspice per "
                          "process); use backend='subprocess' for parallel runs")
     g = check_conductance(xbar, g)
-    t = Terminals.build(xbar, v_rows, v_cols, driven)
-    texts = NL.crossbar_netlists(xbar, g, t.v_rows, t.v_cols, driven=driven)
+    t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
+    wl = check_word_lines(xbar, word_lines)
+    with np.errstate(divide="ignore"):
+        texts = NL.crossbar_netlists(xbar, g, t.v_rows, t.v_cols, driven=driven, r_rows_ohm=1.0 / t.g_rows,
+                                     r_cols_ohm=1.0 / t.g_cols, word_lines=wl)
     if backend == "shared":
         runs = [run_netlist(s, backend="shared") for s in texts]
     else:
@@ -154,8 +161,8 @@ def _crossbar_vectors(xbar: Crossbar, vec: dict) -> tuple[np.ndarray, ...]:
     try:
         vr = np.array([[vec[NL.row_node(i, j)] for j in range(n)] for i in range(m)])
         vc = np.array([[vec[NL.col_node(i, j)] for j in range(n)] for i in range(m)])
-        ir = np.array([vec[f"i({NL.row_ammeter(i)})"] for i in range(m)])
-        ic = np.array([vec[f"i({NL.col_ammeter(j)})"] for j in range(n)])
+        ir = np.array([vec.get(f"i({NL.row_ammeter(i)})", 0.0) for i in range(m)])  # absent: a floating line
+        ic = np.array([vec.get(f"i({NL.col_ammeter(j)})", 0.0) for j in range(n)])
     except KeyError as e:
         raise SpiceError(f"ngspice's result lacks the vector {e.args[0]!r} of a {m}x{n} crossbar netlist") from None
     return vr, vc, ir, ic

@@ -9,6 +9,8 @@ import numpy as np
 from xbarsim.circuits import R_MAX_OHM, R_MIN_OHM, V_MAX_V, Crossbar
 from xbarsim.devices import _validate as V
 
+from .cellmodel import cell_response
+
 DRIVEN = ("rows", "cols")
 
 
@@ -95,8 +97,16 @@ class CrossbarSolution:
     xbar: Crossbar
     terminals: Terminals
     dev: np.ndarray
-    iterations: np.ndarray  # (B,)
-    rel_residual: np.ndarray  # (B,) final ||b - A x|| / ||cell currents||
+    iterations: np.ndarray  # (B,) conjugate-gradient iterations (linear cells) or Newton iterations
+    rel_residual: np.ndarray  # (B,) final ||KCL residual|| / ||cell currents||
+    word_lines: np.ndarray | None = None  # (M,) 1T1R word lines (None: all on)
+    linear_iterations: np.ndarray | None = None  # (B,) conjugate-gradient iterations of all Newton steps
+
+    @property
+    def v_cells(self) -> np.ndarray:
+        """(B, M, N) voltage across each cell, row node minus column node, V."""
+        t = self.terminals
+        return self.dev[:, 0] - self.dev[:, 1] + (t.v_rows[:, :, None] - t.v_cols[:, None, :])
 
     @property
     def i_cols(self) -> np.ndarray:
@@ -124,7 +134,7 @@ def branch_currents(xbar: Crossbar, g: np.ndarray, sol: CrossbarSolution) -> dic
     vr, vc = sol.v_row_nodes, sol.v_col_nodes
     t = sol.terminals
     return {
-        "cell": g[None] * (vr - vc),  # row node -> column node
+        "cell": cell_response(xbar, g, sol.v_cells, sol.word_lines)[0],  # row node -> column node
         "row_wire": (vr[:, :, :-1] - vr[:, :, 1:]) / xbar.r_row_ohm,  # node j -> j+1
         "col_wire": (vc[:, :-1, :] - vc[:, 1:, :]) / xbar.r_col_ohm,  # node i -> i+1
         "row_terminal": (vr[:, :, 0] - t.v_rows) * t.g_rows,  # node -> terminal

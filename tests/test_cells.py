@@ -59,6 +59,6 @@ def test_crossbar_takes_cell_names_and_objects_and_refuses_others():
 
 
 def test_linear_solver_refuses_nonlinear_cells():
-    from xbarsim.solvers import read_forward
+    from xbarsim.solvers import solve
     with pytest.raises(ValueError, match="is nonlinear"):
-        read_forward(Crossbar(2, 2, cell="sinh"), np.full((2, 2), 1e-5), np.ones(2))
+        solve(Crossbar(2, 2, cell="sinh"), np.full((2, 2), 1e-5), np.ones(2), np.zeros(2))
