@@ -134,7 +134,7 @@ def branch_currents(xbar: Crossbar, g: np.ndarray, sol: CrossbarSolution) -> dic
     vr, vc = sol.v_row_nodes, sol.v_col_nodes
     t = sol.terminals
     return {
-        "cell": cell_response(xbar, g, sol.v_cells, sol.word_lines)[0],  # row node -> column node
+        "cell": cell_response(xbar, g, vr - vc, getattr(sol, "word_lines", None))[0],  # row node -> column node
         "row_wire": (vr[:, :, :-1] - vr[:, :, 1:]) / xbar.r_row_ohm,  # node j -> j+1
         "col_wire": (vc[:, :-1, :] - vc[:, 1:, :]) / xbar.r_col_ohm,  # node i -> i+1
         "row_terminal": (vr[:, :, 0] - t.v_rows) * t.g_rows,  # node -> terminal
