@@ -1,4 +1,4 @@
-"""The ``xbarsim`` command line: ``train``, ``demo``, ``spice-check``, ``devices list|fit``."""
+"""The ``xbarsim`` command line: ``train``, ``demo``, ``spice-check``, ``devices list|fit``, ``sneak``."""
 
 from __future__ import annotations
 
@@ -96,10 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="results")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
-    from xbarsim import device_cli, spice_check
+    from xbarsim import device_cli, sneak, spice_check
 
     spice_check.add_parser(sub)
     device_cli.add_parser(sub)
+    sneak.add_parser(sub)
     return parser
 
 

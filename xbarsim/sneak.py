@@ -1,6 +1,6 @@
 """Sneak paths in passive arrays: the read margin of one cell against array size, bias scheme and cell type.
 
-    xbarsim sneak --size 8..512 --scheme floating,v2,v3 --cell sinh,1s1r [--device reram-hfo2] [--out FILE.nc]
+    xbarsim sneak --size 8..512 --scheme floating,v2,v3 --cell sinh,1s1r,1t1r [--device reram-hfo2] [--out FILE.nc]
 
 The selected cell is the one farthest from both terminals (row 0, column N-1: the longest wire path), in the
 worst case for sneak paths: every other cell ON (G = the device's g_max). The selected cell is read ON
@@ -8,7 +8,8 @@ worst case for sneak paths: every other cell ON (G = the device's g_max). The se
 column currents I_on and I_off (A), read margin (I_on - I_off) / I_on (1; 1 - g_min/g_max for an ideal
 isolated cell), sneak current (column current not through the selected cell, A) and the power drawn from
 all sources (W), both for the ON read. The cells' I-V comes from the device's read I-V (``iv_model``),
-alone (passive 0T1R) or in series with a selector (1S1R).
+alone (passive 0T1R), in series with a selector (1S1R), or behind an access transistor (1T1R: only the
+selected row's word line is on).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from dataclasses import replace
 import numpy as np
 import xarray as xr
 
-from xbarsim.circuits import Crossbar, cell_iv
+from xbarsim.circuits import Crossbar
 from xbarsim.circuits.bias import SCHEMES, read_bias
-from xbarsim.circuits.cells import CELLS, SelectorCell, device_cell
+from xbarsim.circuits.cells import CELLS, SelectorCell, TransistorCell, device_cell
 from xbarsim.devices import _validate as V
 
-STUDY_CELLS = ("linear", "sinh", "poly", "1s1r")
+STUDY_CELLS = ("linear", "sinh", "poly", "1s1r", "1t1r")
 
 
 def study_cell(name: str, device):
@@ -34,6 +35,8 @@ def study_cell(name: str, device):
     V.choice("cell", name, STUDY_CELLS)
     if name == "1s1r":
         return SelectorCell(device=device_cell(device))
+    if name == "1t1r":
+        return TransistorCell(device=device_cell(device))
     if name == device.iv_model:
         return device_cell(device)
     return CELLS[name]()
@@ -42,19 +45,22 @@ def study_cell(name: str, device):
 def read_point(xbar: Crossbar, g_on: float, g_off: float, scheme: str, v_read_v: float) -> dict:
     """Read the far cell of a worst-case array (all other cells at g_on) ON and OFF; see the module doc."""
     from xbarsim.solvers import solve_circuit
+    from xbarsim.solvers.cellmodel import cell_response
 
     m, n = xbar.shape
     row, col = 0, n - 1
     bias = read_bias(xbar, [row], [col], scheme, v_read_v)
+    kw = bias.solve_args()
+    if isinstance(xbar.cell, TransistorCell):
+        kw["word_lines"] = np.arange(m) == row  # only the selected row's access transistors conduct
     out = {}
     for state, g_sel in (("on", g_on), ("off", g_off)):
         g = np.full(xbar.shape, g_on)
         g[row, col] = g_sel
-        sol = solve_circuit(xbar, g, **bias.solve_args())
+        sol = solve_circuit(xbar, g, **kw)
         out[f"i_{state}_a"] = float(sol.i_cols[0, col])
         if state == "on":
-            v_cell = float(sol.v_row_nodes[0, row, col] - sol.v_col_nodes[0, row, col])
-            i_cell = float(cell_iv(*xbar.cell.codes(), g_sel, v_cell)[0])
+            i_cell = float(cell_response(xbar, g, sol.v_cells, sol.word_lines)[0][0, row, col])
             out["sneak_current_a"] = out["i_on_a"] - i_cell
             out["power_w"] = _source_power(sol)
     out["read_margin"] = (out["i_on_a"] - out["i_off_a"]) / out["i_on_a"]
