@@ -1,5 +1,6 @@
-"""Independent reference solve with scipy.sparse: the textbook nodal matrix in absolute node voltages,
-stamped branch by branch and factorised by SuperLU. Slow; for tests and benchmarks."""
+"""Independent reference solves with scipy.sparse: the textbook nodal matrix in absolute node voltages,
+stamped branch by branch and factorised by SuperLU; for nonlinear cells plain damped Newton on the same matrix.
+Slow; for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import scipy.sparse.linalg as spla
 
 from xbarsim.circuits import Crossbar
 
+from .cellmodel import cell_response, check_word_lines
 from .linear import check_conductance
-from .solution import CrossbarSolution, Terminals
+from .solution import CrossbarSolution, NonConvergence, Terminals
 
 
 def nodal_matrix(xbar: Crossbar, g, g_term_rows, g_term_cols) -> sp.csc_matrix:
     """Nodal conductance matrix, terminal conductances per line (S, scalar or (M,) / (N,)); node index of row
     node (i, j) is i*N + j, of column node M*N + i*N + j."""
+    return _matrix(xbar, check_conductance(xbar, g), g_term_rows, g_term_cols)
+
+
+def _matrix(xbar: Crossbar, g, g_term_rows, g_term_cols) -> sp.csc_matrix:
     m, n = xbar.shape
-    g = check_conductance(xbar, g)
     rows, cols, vals = [], [], []
 
     def stamp(a, b, cond):  # a conductance between node arrays a and b (b = None: to a fixed voltage)
@@ -41,15 +46,71 @@ def nodal_matrix(xbar: Crossbar, g, g_term_rows, g_term_cols) -> sp.csc_matrix:
 def solve_reference(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", r_rows_ohm=None,
                     r_cols_ohm=None) -> CrossbarSolution:
     """The same solve as :func:`xbarsim.solvers.solve`, by sparse LU (scipy SuperLU)."""
-    m, n = xbar.shape
     t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
     a = nodal_matrix(xbar, g, t.g_rows, t.g_cols)
-    nb_ = t.v_rows.shape[0]
-    rhs = np.zeros((2 * m * n, nb_))
+    rhs = _sources(xbar, t)
+    v = spla.splu(a).solve(rhs)
+    res = np.linalg.norm(a @ v - rhs, axis=0) / np.maximum(np.linalg.norm(rhs, axis=0), 1e-300)
+    return CrossbarSolution(xbar, t, _deviations(xbar, t, v), np.ones(v.shape[1], dtype=np.int64), res)
+
+
+def solve_reference_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", r_rows_ohm=None,
+                              r_cols_ohm=None, word_lines=None, rtol: float = 1e-12,
+                              max_newton: int = 500, dv_limit_v: float = 0.25) -> CrossbarSolution:
+    """The nonlinear solve by textbook Newton in absolute voltages: the Jacobian (the nodal matrix with each
+    cell's dI/dV) factorised by SuperLU every step, every cell voltage's change limited to ``dv_limit_v`` and
+    the step halved until ||F|| decreases, from the small-signal linear solution; it stops at ||F|| <= rtol
+    ||I_cell|| or when a step no longer moves any node by more than 1e-14 of the largest voltage."""
+    m, n = xbar.shape
+    g = check_conductance(xbar, g)
+    t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
+    wl = check_word_lines(xbar, word_lines)
+    src = _sources(xbar, t)
+    wires = _matrix(xbar, np.zeros(xbar.shape), t.g_rows, t.g_cols)  # wires and terminals only
+
+    def kcl(v, k):  # currents leaving every node (2MN, 1) of batch column k, and each cell's dI/dV (1, M, N)
+        vcell = (v[: m * n] - v[m * n:]).T.reshape(-1, m, n)
+        cur, gd, _ = cell_response(xbar, g, vcell, wl)
+        c = cur.reshape(-1, m * n).T
+        return wires @ v - src[:, k:k + 1] + np.concatenate([c, -c]), gd
+
+    v = spla.splu(_matrix(xbar, cell_response(xbar, g, np.zeros((1, m, n)), wl)[1][0], t.g_rows, t.g_cols)).solve(src)
+    for k in range(v.shape[1]):
+        f, gd = kcl(v[:, k:k + 1], k)
+        for _ in range(max_newton):
+            jac = _matrix(xbar, gd[0], t.g_rows, t.g_cols)
+            dv = spla.spsolve(jac, -f[:, 0])[:, None]
+            lam = min(1.0, dv_limit_v / max(np.abs(dv[: m * n] - dv[m * n:]).max(), 1e-300))
+            while True:
+                f_new, gd_new = kcl(v[:, k:k + 1] + lam * dv, k)
+                if np.linalg.norm(f_new) < np.linalg.norm(f) or lam < 1e-12:
+                    break
+                lam /= 2
+            v[:, k:k + 1] += lam * dv
+            f, gd = f_new, gd_new
+            cells = np.abs(cell_response(xbar, g, (v[: m * n, k] - v[m * n:, k]).reshape(1, m, n), wl)[0])
+            small_step = np.abs(lam * dv).max() <= 1e-14 * max(1.0, np.abs(v[:, k]).max())
+            if np.linalg.norm(f) <= rtol * max(np.linalg.norm(cells), 1e-300) or small_step:
+                break
+        else:
+            raise NonConvergence(f"reference Newton did not converge for batch column {k}", iterations=max_newton,
+                                 residual=float(np.linalg.norm(f)), worst_node=k)
+    return CrossbarSolution(xbar, t, _deviations(xbar, t, v), np.ones(v.shape[1], dtype=np.int64),
+                            np.zeros(v.shape[1]), word_lines=wl)
+
+
+def _sources(xbar: Crossbar, t: Terminals) -> np.ndarray:
+    """Norton current injections (2MN, B) of the terminal sources, A."""
+    m, n = xbar.shape
+    rhs = np.zeros((2 * m * n, t.v_rows.shape[0]))
     rhs[np.arange(m) * n, :] = t.v_rows.T * t.g_rows[:, None]
     rhs[m * n + (m - 1) * n + np.arange(n), :] = t.v_cols.T * t.g_cols[:, None]
-    v = spla.splu(a).solve(rhs)
-    vr = v[: m * n].reshape(m, n, nb_) - t.v_rows.T[:, None, :]
-    vc = v[m * n:].reshape(m, n, nb_) - t.v_cols.T[None, :, :]
-    res = np.linalg.norm(a @ v - rhs, axis=0) / np.maximum(np.linalg.norm(rhs, axis=0), 1e-300)
-    return CrossbarSolution(xbar, t, np.stack([vr, vc]).transpose(3, 0, 1, 2), np.ones(nb_, dtype=np.int64), res)
+    return rhs
+
+
+def _deviations(xbar: Crossbar, t: Terminals, v: np.ndarray) -> np.ndarray:
+    """Absolute node voltages (2MN, B) as CrossbarSolution's deviations (B, 2, M, N)."""
+    m, n = xbar.shape
+    vr = v[: m * n].T.reshape(-1, m, n) - t.v_rows[:, :, None]
+    vc = v[m * n:].T.reshape(-1, m, n) - t.v_cols[:, None, :]
+    return np.stack([vr, vc], axis=1)
