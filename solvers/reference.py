@@ -114,3 +114,26 @@ def _deviations(xbar: Crossbar, t: Terminals, v: np.ndarray) -> np.ndarray:
     vr = v[: m * n].T.reshape(-1, m, n) - t.v_rows[:, :, None]
     vc = v[m * n:].T.reshape(-1, m, n) - t.v_cols[:, None, :]
     return np.stack([vr, vc], axis=1)
+
+
+def reference_jacobian(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows") -> dict:
+    """Dense Jacobians of the column currents of a linear crossbar by sparse LU: {"g": (B, N, M, N) dI_col/dG
+    (A/S), "v_rows": (B, N, M) dI_col/dV_row (S)}; du = -A^-1 (dA/dG_ij) u column by column. Small arrays."""
+    m, n = xbar.shape
+    g = check_conductance(xbar, g)
+    t = Terminals.build(xbar, v_rows, v_cols, driven)
+    lu = spla.splu(nodal_matrix(xbar, g, t.g_rows, t.g_cols))
+    u = lu.solve(_sources(xbar, t))  # (2MN, B)
+    out_idx = m * n + (m - 1) * n + np.arange(n)  # column terminal nodes
+    cells = np.arange(m * n)
+    jac_g, jac_v = [], []
+    for k in range(u.shape[1]):
+        e = np.zeros((2 * m * n, m * n))
+        vcell = u[: m * n, k] - u[m * n:, k]
+        e[cells, cells] = -vcell
+        e[m * n + cells, cells] = vcell
+        jac_g.append((t.g_cols[:, None] * lu.solve(e)[out_idx]).reshape(n, m, n))
+        inj = np.zeros((2 * m * n, m))
+        inj[np.arange(m) * n, np.arange(m)] = t.g_rows
+        jac_v.append(t.g_cols[:, None] * lu.solve(inj)[out_idx])
+    return {"g": np.stack(jac_g), "v_rows": np.stack(jac_v)}
