@@ -60,6 +60,34 @@ def test_ideal_read_is_the_matrix_product_and_ir_drop_weakens_it(rng):
     assert np.all(y < x @ w) and np.all(y > 0.3 * (x @ w))
 
 
+def test_adjoint_backward_is_the_exact_jacobian_of_the_forward_read(rng):
+    """Hardware-aware backward: d^T dy/dx of the forward circuit (checked by finite differences). With equal
+    driver and sense resistance reciprocity makes it the physical transposed read; with unequal ones it is not."""
+    dev = get_preset("reram-hfo2")
+    w = rng.uniform(-0.5, 0.5, (30, 9))
+    x = rng.uniform(0.2, 1, (4, 30))
+    d = rng.standard_normal((4, 9))
+
+    def arrays(circuit):
+        out = []
+        for backward in ("read", "adjoint"):
+            a = AnalogArray(dev, w.shape, circuit=circuit, periphery=Periphery(backward=backward, rtol=1e-12),
+                            rng=np.random.default_rng(0))
+            a.program(w)
+            a.forward(x, rng)
+            out.append(a)
+        return out
+
+    read, adj = arrays(Crossbar(1, 1, r_row_ohm=4, r_col_ohm=2, r_driver_ohm=30, r_sense_ohm=30))
+    np.testing.assert_allclose(adj.backward(d, rng), read.backward(d, rng), rtol=1e-8)
+    read, adj = arrays(Crossbar(1, 1, r_row_ohm=4, r_col_ohm=2, r_driver_ohm=300, r_sense_ohm=3))
+    z = adj.backward(d, rng)
+    assert np.abs(z - read.backward(d, rng)).max() > 1e-3 * np.abs(z).max()
+    dx = rng.standard_normal(x.shape) * 1e-4
+    fd = ((adj.forward(x + dx, rng) - adj.forward(x - dx, rng)) * d).sum() / 2
+    assert (z * dx).sum() == pytest.approx(fd, rel=1e-6)
+
+
 def test_mnist_loads_and_verifies():
     d = load_mnist(train_size=100, test_size=50)
     assert d.x_train.shape == (100, 784) and d.x_test.shape == (50, 784)

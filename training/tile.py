@@ -16,6 +16,7 @@ from xbarsim.circuits import Crossbar
 from xbarsim.devices import LinearStepDevice
 from xbarsim.devices import _validate as V
 from xbarsim.solvers import read_backward, read_forward
+from xbarsim.solvers.adjoint import vjp
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,28 @@ class UpdateConfig:
         V.flag("update_management", self.update_management)
 
 
+BACKWARDS = ("read", "adjoint")
+
+
 @dataclass(frozen=True)
 class Periphery:
     """Read periphery. dac_bits/adc_bits: resolution of input and output converters over [-1, 1] and
     [-out_bound, out_bound] (None = ideal); out_noise: std of additive Gaussian noise on each output, in
     units of a full-scale single weight (w = 1, x = 1); rtol: relative residual of the circuit solve of each
-    read (1e-6 is far below any ADC resolution)."""
+    read (1e-6 is far below any ADC resolution). backward: "read" (the physical transposed read: drive the
+    columns, sense the rows) or "adjoint" (hardware-aware training: the exact Jacobian of the forward circuit,
+    IR drop and cell nonlinearity included, by an adjoint solve at the forward pass's operating point;
+    digital, so without converter quantisation or read noise)."""
 
     dac_bits: int | None = None
     adc_bits: int | None = None
     out_bound: float = 20.0
     out_noise: float = 0.0
     rtol: float = 1e-6
+    backward: str = "read"
 
     def __post_init__(self):
+        V.choice("backward", self.backward, BACKWARDS)
         for n in ("dac_bits", "adc_bits"):
             if getattr(self, n) is not None:
                 V.positive_int(n, getattr(self, n), hi=24)
@@ -76,6 +85,7 @@ class AnalogArray:
         self.w = self.params.initial_weights(0.0)
         self.w_ref = np.zeros(shape)
         self._ref_reads = None  # effective transfer matrices of the fixed reference array
+        self._last_forward = None  # (solution, conductances) of the last forward read, for the adjoint
 
     # -- programming --------------------------------------------------------------------------------------
     def program(self, target, reference=0.0):
@@ -106,8 +116,22 @@ class AnalogArray:
         return self._read(x, rng, transposed=False)
 
     def backward(self, d, rng: np.random.Generator):
-        """z = W d read by the transposed read; d (B, outputs)."""
+        """z = W d read by the transposed read, or the exact vector-Jacobian product of the last forward read
+        (periphery.backward = "adjoint"); d (B, outputs)."""
+        if self.periphery.backward == "adjoint" and self.circuit is not None:
+            return self._adjoint(d)
         return self._read(d, rng, transposed=True)
+
+    def _adjoint(self, d):
+        """d^T dy/dx of the last forward read y(x): the main array's adjoint solve at its operating point minus
+        the (linear) reference array's transfer matrix, in weight units."""
+        if self._last_forward is None:
+            raise ValueError("an adjoint backward needs a forward read of the same batch first")
+        sol, g = self._last_forward
+        if sol.dev.shape[0] != d.shape[0]:
+            raise ValueError(f"backward batch {d.shape[0]} does not match the last forward batch {sol.dev.shape[0]}")
+        z = vjp(sol, g, y_bar_cols=d, rtol=max(self.periphery.rtol, 1e-12)).v_rows - d @ self._reference_reads()[0].T
+        return z / self.device.siemens_per_unit
 
     def _read(self, x, rng, transposed):
         p = self.periphery
@@ -130,7 +154,10 @@ class AnalogArray:
         if transposed:
             i = read_backward(c, g, v, rtol=self.periphery.rtol).i_rows - v @ self._reference_reads()[1]
         else:
-            i = read_forward(c, g, v, rtol=self.periphery.rtol).i_cols - v @ self._reference_reads()[0]
+            sol = read_forward(c, g, v, rtol=self.periphery.rtol)
+            if self.periphery.backward == "adjoint":
+                self._last_forward = (sol, g)
+            i = sol.i_cols - v @ self._reference_reads()[0]
         return i / (c.v_read_v * self.device.siemens_per_unit)
 
     def _reference_reads(self):

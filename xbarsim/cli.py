@@ -12,6 +12,7 @@ from xbarsim import __version__
 def _train_args(p: argparse.ArgumentParser):
     from xbarsim.devices import PRESETS
     from xbarsim.training import ALGORITHMS, CIRCUITS
+    from xbarsim.training.tile import BACKWARDS
 
     p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm (default shd)")
     p.add_argument("--device", default="reram-hfo2",
@@ -30,13 +31,15 @@ def _train_args(p: argparse.ArgumentParser):
     p.add_argument("--transfer-every", type=int, help="samples between row transfers (SHD / Tiki-Taka)")
     p.add_argument("--gamma", type=float, help="Tiki-Taka's weight of A in the read")
     p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop; default 1)")
+    p.add_argument("--backward", default="read", choices=BACKWARDS,
+                   help="backward pass: the physical transposed read, or the exact circuit Jacobian (adjoint)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def config_from_args(a):
     from xbarsim.circuits import Crossbar
     from xbarsim.devices import load_device
-    from xbarsim.training import AlgorithmConfig, TrainConfig
+    from xbarsim.training import AlgorithmConfig, Periphery, TrainConfig
 
     try:
         hidden = tuple(int(h) for h in a.hidden.split(","))
@@ -56,7 +59,7 @@ def config_from_args(a):
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
     return TrainConfig(algorithm=alg, device=load_device(a.device), circuit=a.circuit,
-                       crossbar=crossbar, hidden=hidden,
+                       crossbar=crossbar, periphery=Periphery(backward=a.backward), hidden=hidden,
                        epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
                        downsample=a.downsample, seed=a.seed)
 
