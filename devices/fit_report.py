@@ -21,8 +21,9 @@ def summary(report: FitReport) -> str:
              + (f", read at {d.read_voltage_v:g} V" if isinstance(d, Trace) and np.isfinite(d.read_voltage_v) else "")
              + ")"]
     if report.kind == "trace":
-        lines.append(f"data: {len(d.segments)} segments, {d.n_samples} samples; device units "
-                     f"w = (g - {report.g_center:.6g}) / {report.g_scale:.6g} {u}")
+        units = ("the trace's own (normalised) units" if u == "1" and report.g_center == 0 and report.g_scale == 1
+                 else f"w = (g - {report.g_center:.6g} {u}) / {report.g_scale:.6g} {u}")
+        lines.append(f"data: {len(d.segments)} segments, {d.n_samples} samples; device units: {units}")
     else:
         lines.append(f"data: mean step per bin of {d.up.g_bins_s.size} conductance bins (up and down); "
                      f"w = (g - {report.g_center:.6g}) / {report.g_scale:.6g} S")

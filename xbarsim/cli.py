@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "analog crossbar arrays.")
     parser.add_argument("--version", action="version", version=f"xbarsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train an MLP on MNIST with analog arrays")
+    p = sub.add_parser("train", help="train an MLP on MNIST with analog arrays",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _train_args(p)
     p.add_argument("--out", help="write the run as netCDF (FILE.nc)")
     p.set_defaults(func=cmd_train)
