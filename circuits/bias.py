@@ -1,4 +1,4 @@
-"""Line bias schemes: which lines are driven, at which voltage, and which float.
+"""Line bias schemes for reads and writes: which lines are driven, at which voltage, and which float.
 
 A scheme selects rows and columns (the selected cell's row and column in a read; the fired lines of a time
 slot in a write) and sets every line's terminal voltage and terminal resistance. Unselected lines are
@@ -9,7 +9,9 @@ slot in a write) and sets every line's terminal voltage and terminal resistance.
 - ``v3``: unselected rows at V/3 and unselected columns at 2V/3 (every unselected cell sees +-V/3).
 
 Selected rows are driven at ``v`` and selected columns at 0 V (a read senses the selected columns at
-virtual ground through r_sense). Voltages in V, resistances in Ohm.
+virtual ground through r_sense). Writes (:func:`write_voltages`) put +-v_write across the cells where fired rows
+and fired columns cross, by the V/2 or the V/3 scheme, every line driven through r_driver. Voltages in V,
+resistances in Ohm.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import numpy as np
 
 from xbarsim.devices import _validate as V
 
-from .crossbar import Crossbar
+from .crossbar import V_MAX_V, Crossbar
 
 SCHEMES = ("floating", "grounded", "v2", "v3")
+WRITE_SCHEMES = ("v2", "v3")
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,3 +75,22 @@ def read_bias(xbar: Crossbar, rows, cols, scheme: str, v_read_v: float | None = 
     return LineBias(
         v_rows=np.where(sr, v, un_r), v_cols=np.where(sc, 0.0, un_c),
         r_rows_ohm=np.where(sr, xbar.r_driver_ohm, r_un), r_cols_ohm=np.where(sc, xbar.r_sense_ohm, r_un))
+
+
+def write_voltages(rows, cols, polarity, scheme: str, v_write_v: float):
+    """Terminal voltages (B, M), (B, N) of B write slots.
+
+    rows (B, M), cols (B, N): booleans, the lines that fire in each slot; polarity (B,): +1 puts +v_write on
+    the cells at their crossings (an up pulse), -1 puts -v_write (down).
+    ``v2``: fired rows at +p V/2, fired columns at -p V/2, all other lines at 0 V: a cell on one fired line
+    sees p V/2 (half-selected), the rest 0 V.
+    ``v3``: fired rows at p V, fired columns at 0 V, other rows at p V/3, other columns at p 2V/3: every cell
+    that is not selected sees +-V/3.
+    """
+    V.choice("scheme", scheme, WRITE_SCHEMES)
+    v = V.positive("v_write_v", v_write_v, "V", 0.0, V_MAX_V)
+    rows, cols = np.asarray(rows, dtype=bool), np.asarray(cols, dtype=bool)
+    p = np.asarray(polarity, dtype=np.float64)[:, None]
+    if scheme == "v2":
+        return np.where(rows, p * v / 2, 0.0), np.where(cols, -p * v / 2, 0.0)
+    return np.where(rows, p * v, p * v / 3), np.where(cols, 0.0, p * 2 * v / 3)

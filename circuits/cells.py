@@ -173,7 +173,12 @@ def device_iv(law, p, g, v):
     """Device current (A) and dI/dV (S) at voltage v (V)."""
     if law == LAW_SINH:
         x = v / p[0]
-        return g * p[0] * math.sinh(x), g * math.cosh(x)
+        if abs(x) < 1e-3:  # the series: exact to float64 here, where exp(x) - exp(-x) would cancel
+            x2 = x * x
+            return g * v * (1.0 + x2 / 6.0 * (1.0 + x2 / 20.0)), g * (1.0 + 0.5 * x2 * (1.0 + x2 / 12.0))
+        e = math.exp(x)
+        ie = 1.0 / e
+        return g * p[0] * 0.5 * (e - ie), g * 0.5 * (e + ie)  # one exponential for sinh and cosh
     if law == LAW_POLY:
         return g * (v + p[0] * v * v + p[1] * v * v * v), g * (1.0 + 2.0 * p[0] * v + 3.0 * p[1] * v * v)
     return g * v, g

@@ -126,8 +126,10 @@ def _magnitude_call(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ta, tb):
 
 
 @nb.njit(inline="always", cache=True)
-def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, additive, z, u):
-    """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), clipped."""
+def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, additive, z, u, scale):
+    """One pulse on one device: the law's step with cycle-to-cycle noise (z ~ N(0,1), u ~ U(0,1)), times
+    ``scale`` (the write strength of the pulse's voltage, 1 at the nominal write voltage), clipped. A PCM
+    down pulse resets the cell whatever its strength."""
     if law == LOOKUP:
         # the table's step at quantile u; c2c scales its spread about the mean step (1: the table, 0: the mean)
         tab = ta if up else tb
@@ -135,7 +137,7 @@ def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, ad
         st = mean
         if c2c > 0.0:
             st = mean + c2c * (_lut_sample(x, u, tx, ty, tab) - mean)
-        x = x + (dwu if up else dwd) * st
+        x = x + (dwu if up else dwd) * st * scale
         return min(max(x, bmin), bmax)
     if law == PCM and not up:
         x = p0 + gp[6] * z
@@ -145,6 +147,7 @@ def _pulse(law, up, x, dwu, dwd, bmax, bmin, p0, p1, gp, tx, ty, ta, tb, c2c, ad
         st = st + c2c * (dwu if up else dwd) * z
     else:
         st = st * (1.0 + c2c * z)
+    st *= scale
     if up:
         x += st
     else:
@@ -171,7 +174,23 @@ def apply_pulses(law, w, counts, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c
             for k in range(abs(n)):
                 z, u = _draws(law, c2c, seed, s, c, k)
                 x = _pulse(law, n > 0, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ty, ta, tb,
-                           c2c, additive, z, u)
+                           c2c, additive, z, u, 1.0)
+        w[c] = x
+
+
+@nb.njit(parallel=True, cache=True)
+def apply_weighted_pulses(law, w, signs, strength, dwu, dwd, bmax, bmin, pd, gp, tx, ty, ta, tb, c2c, additive,
+                          seed):
+    """signs (slots, cells) in {-1, 0, 1}: at most one pulse per cell and slot, its step times strength
+    (slots, cells) >= 0; noise of the pulse of cell c in slot s is a hash of (seed, s, c, 0)."""
+    n_slots, n_cells = signs.shape
+    for c in nb.prange(n_cells):
+        x = w[c]
+        for s in range(n_slots):
+            if signs[s, c] != 0 and strength[s, c] > 0.0:
+                z, u = _draws(law, c2c, seed, s, c, 0)
+                x = _pulse(law, signs[s, c] > 0, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ty,
+                           ta, tb, c2c, additive, z, u, strength[s, c])
         w[c] = x
 
 
@@ -189,7 +208,7 @@ def alternating_pulses(law, w, mean_out, n_pairs, dwu, dwd, bmax, bmin, pd, gp, 
                 kk = 2 * k + (0 if up else 1)
                 z, u = _draws(law, c2c, seed, 0, c, kk)
                 x = _pulse(law, up, x, dwu[c], dwd[c], bmax[c], bmin[c], pd[c, 0], pd[c, 1], gp, tx, ty, ta, tb,
-                           c2c, additive, z, u)
+                           c2c, additive, z, u, 1.0)
             if k >= start:
                 acc += x
         w[c] = x
@@ -226,7 +245,7 @@ def trajectory(law, x0, counts, lengths, dwu, dwd, bmax, bmin, pd, gp, tx, ty, t
                 else:
                     z, u = 0.0, 0.5
                 x = _pulse(law, n > 0, x, dwu[0], dwd[0], bmax[0], bmin[0], pd[0, 0], pd[0, 1], gp, tx, ty, ta, tb,
-                           c2c if noisy else 0.0, additive, z, u)
+                           c2c if noisy else 0.0, additive, z, u, 1.0)
                 j += 1
             out[s, k + 1] = x
 

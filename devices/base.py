@@ -24,6 +24,7 @@ from . import _validate as V
 NOISE_MODES = ("mult", "add")
 DTOD_DISTS = ("normal", "lognormal")
 IV_MODELS = ("linear", "sinh", "poly")
+WRITE_PATHS = ("crosspoint", "gate")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class PulsedDevice:
         iv_model: static read I-V: "linear" I = G V; "sinh" I = G v0 sinh(V / v0);
             "poly" I = G (V + k2 V^2 + k3 V^3) (the Milo et al. polynomial with NL2 = G k2, NL3 = G k3).
         iv_v0_v (V), iv_k2_per_v (1/V), iv_k3_per_v2 (1/V^2): parameters of the I-V.
+        write_path: "crosspoint" (two-terminal: a write is the voltage across the cell, through the array's
+            wires, so IR drop weakens it and half-selected cells may be disturbed) or "gate" (three-terminal
+            ECRAM: a separate gate path, no IR drop, no disturb).
+        v_write_v, v_th_v, v_kin_v: write kinetics of a crosspoint device (V). A pulse that puts |V| across the
+            cell changes it by the law's step times ``write_strength(|V|)`` = (exp((|V| - v_th)/v_kin) - 1) /
+            (exp((v_write - v_th)/v_kin) - 1) above the threshold v_th and not at all below it: the step at the
+            nominal write voltage v_write is the law's step; the sign of V is the direction (V > 0: up).
         name, citation: for reports.
     """
 
@@ -68,6 +76,10 @@ class PulsedDevice:
     iv_v0_v: float = 0.25
     iv_k2_per_v: float = 0.0
     iv_k3_per_v2: float = 0.0
+    write_path: str = "crosspoint"
+    v_write_v: float = 1.2
+    v_th_v: float = 0.55
+    v_kin_v: float = 0.1
     name: str = "custom"
     citation: str = ""
 
@@ -99,6 +111,13 @@ class PulsedDevice:
         put("iv_v0_v", V.positive("iv_v0_v", self.iv_v0_v, "V"))
         put("iv_k2_per_v", V.finite("iv_k2_per_v", self.iv_k2_per_v, "1/V"))
         put("iv_k3_per_v2", V.finite("iv_k3_per_v2", self.iv_k3_per_v2, "1/V^2"))
+        V.choice("write_path", self.write_path, WRITE_PATHS)
+        put("v_write_v", V.positive("v_write_v", self.v_write_v, "V", 0.0, 100.0))
+        put("v_th_v", V.positive("v_th_v", self.v_th_v, "V", 0.0, 100.0))
+        if not self.v_th_v < self.v_write_v:
+            raise ValueError(f"v_th_v={self.v_th_v!r} is invalid: the write threshold must be below "
+                             f"v_write_v={self.v_write_v!r} V")
+        put("v_kin_v", V.positive("v_kin_v", self.v_kin_v, "V", 1e-4, 100.0))
         for n in ("name", "citation"):
             if not isinstance(getattr(self, n), str):
                 raise ValueError(f"{n}={getattr(self, n)!r} is invalid: must be a string")
@@ -141,6 +160,13 @@ class PulsedDevice:
         if self.iv_model == "sinh":
             return g * np.cosh(v / self.iv_v0_v)
         return g * (1.0 + 2.0 * self.iv_k2_per_v * v + 3.0 * self.iv_k3_per_v2 * v**2)
+
+    def write_strength(self, v_abs):
+        """Step of a pulse at |V| = ``v_abs`` (V) across the cell relative to the step at v_write_v (see
+        write_kinetics in the class docstring): 0 at and below v_th_v, 1 at v_write_v."""
+        v = np.asarray(v_abs, dtype=np.float64)
+        num = np.expm1((np.maximum(v, self.v_th_v) - self.v_th_v) / self.v_kin_v)
+        return num / np.expm1((self.v_write_v - self.v_th_v) / self.v_kin_v)
 
     # -- summaries ----------------------------------------------------------------------------------------
     @property
@@ -350,6 +376,26 @@ class DeviceArray:
         K.apply_pulses(self.device.law, out,
                        np.ascontiguousarray(counts.reshape(counts.shape[0], -1), dtype=np.int32),
                        *self._kernel_params(), np.uint64(seed))
+        return out.reshape(self.shape)
+
+    def apply_weighted_pulses(self, w, signs, strength, seed: int) -> np.ndarray:
+        """Apply time slots of at most one pulse per device and return the new weights.
+
+        ``signs`` (slots,) + array shape in {-1, 0, 1}: the pulse's direction; ``strength`` (same shape, >= 0):
+        its step relative to the law's step (the device's write strength at the pulse's cell voltage). Slots
+        are applied in order; noise of the pulse of cell c in slot s is a hash of (seed, s, c).
+        """
+        w = self.check_weights(w)
+        seed = V.seed("seed", seed)
+        signs = np.asarray(signs)
+        if signs.ndim != len(self.shape) + 1 or signs.shape[1:] != self.shape:
+            raise ValueError(f"signs has shape {signs.shape}: expected (slots,) + {self.shape}")
+        strength = V.array("strength", strength, signs.shape, min_value=0.0)
+        out = np.ascontiguousarray(w.copy()).reshape(-1)
+        K.apply_weighted_pulses(self.device.law, out, np.ascontiguousarray(np.sign(signs).reshape(signs.shape[0], -1),
+                                                                           dtype=np.int8),
+                                np.ascontiguousarray(strength.reshape(signs.shape[0], -1)), *self._kernel_params(),
+                                np.uint64(seed))
         return out.reshape(self.shape)
 
     def zero_shift(self, w, n_pairs: int, seed: int):

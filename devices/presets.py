@@ -3,7 +3,10 @@
 The parameter values of the aihwkit fits are those listed in ``data/README.md`` (and, where that list is
 silent, the aihwkit preset of the same fit). Conductance windows (g_min_s, g_max_s) and read I-V parameters
 are not part of those normalised fits; the values here are typical of each technology and are stated as
-assumptions in each docstring.
+assumptions in each docstring. So are the write kinetics of the two-terminal devices (ReRAM, PCM): the class
+defaults v_write_v = 1.2 V, v_th_v = 0.55 V, v_kin_v = 0.1 V (a threshold just below the V/2 half-select
+voltage, as in passive arrays whose V/2 writes disturb weakly and V/3 writes not at all). The ECRAM presets
+write through their gate (write_path = "gate"): no IR drop and no disturb in writes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ def ecram_li_ion() -> LinearStepDevice:
     return LinearStepDevice(
         dw_min=0.002, w_max=1.1724, w_min=-0.8276, gamma_up=0.1153, gamma_down=0.5085,
         dw_min_dtod=0.1, up_down_dtod=0.01, w_max_dtod=0.05, w_min_dtod=0.05, dw_min_std=0.3,
-        g_min_s=1e-6, g_max_s=1e-5, iv_model="linear", name="ecram-li-ion",
+        g_min_s=1e-6, g_max_s=1e-5, iv_model="linear", write_path="gate", name="ecram-li-ion",
         citation="J. Tang et al., IEDM 2018 (aihwkit LinearStep fit)",
     )
 
@@ -34,7 +37,7 @@ def ecram_metal_oxide() -> LinearStepDevice:
     return LinearStepDevice(
         dw_min=2.8214e-4, w_max=1.1714, w_min=-0.8286, gamma_up=0.4152, gamma_down=0.7342,
         dw_min_dtod=0.1, up_down_dtod=0.01, w_max_dtod=0.05, w_min_dtod=0.05, dw_min_std=2.0,
-        g_min_s=1e-6, g_max_s=1e-5, iv_model="linear", name="ecram-metal-oxide",
+        g_min_s=1e-6, g_max_s=1e-5, iv_model="linear", write_path="gate", name="ecram-metal-oxide",
         citation="S. Kim et al., IEDM 2019 (aihwkit LinearStep fit)",
     )
 
@@ -49,7 +52,7 @@ def ecram_enode() -> LookupTableDevice:
     return LookupTableDevice(
         table_up="data/devices/crosssim_ENODe/dG_increasing.txt",
         table_down="data/devices/crosssim_ENODe/dG_decreasing.txt",
-        w_max=1.0, w_min=-1.0, iv_model="linear", name="ecram-enode",
+        w_max=1.0, w_min=-1.0, iv_model="linear", write_path="gate", name="ecram-enode",
         citation="Y. van de Burgt et al., Nat. Mater. 16:414 (2017) (Sandia CrossSim lookup table)",
     )
 

@@ -89,9 +89,10 @@ class FPLayer:
 class AnalogSGDLayer:
     """Analog SGD: one array per layer, reference at w = 0; the pulsed gradient goes straight into it."""
 
-    def __init__(self, w0, cfg, *, device, circuit, periphery, update_cfg, rng):
+    def __init__(self, w0, cfg, *, device, circuit, periphery, update_cfg, rng, writes_through_wires=False):
         self.cfg, self.update_cfg = cfg, update_cfg
-        self.array = AnalogArray(device, w0.shape, circuit=circuit, periphery=periphery, rng=rng)
+        self.array = AnalogArray(device, w0.shape, circuit=circuit, periphery=periphery, rng=rng,
+                                 writes_through_wires=writes_through_wires)
         self.array.program(w0, 0.0)
 
     def forward(self, x, rng):
@@ -115,10 +116,11 @@ class TikiTakaLayer:
     A; reads use W = gamma A + C. With gamma = 0 this is SHD (Onen, Gokmen et al. 2022): A is the momentum,
     C the position, and A's asymmetry is the friction that makes H = E(C) + k |A|^2 decrease."""
 
-    def __init__(self, w0, cfg, *, device, circuit, periphery, update_cfg, rng, gamma):
+    def __init__(self, w0, cfg, *, device, circuit, periphery, update_cfg, rng, gamma, writes_through_wires=False):
         self.cfg, self.update_cfg, self.gamma = cfg, update_cfg, gamma
-        self.a = AnalogArray(device, w0.shape, circuit=circuit, periphery=periphery, rng=rng)
-        self.c = AnalogArray(device, w0.shape, circuit=circuit, periphery=periphery, rng=rng)
+        kw = dict(circuit=circuit, periphery=periphery, rng=rng, writes_through_wires=writes_through_wires)
+        self.a = AnalogArray(device, w0.shape, **kw)
+        self.c = AnalogArray(device, w0.shape, **kw)
         self.a.zero_shift(cfg.zero_shift_pairs, seed=int(rng.integers(2 ** 63)))
         self.c.program(w0, 0.0)
         self.samples = 0
@@ -167,9 +169,11 @@ class TikiTakaLayer:
 
 
 def make_layer(w0, cfg: AlgorithmConfig, *, device: LinearStepDevice, circuit: Crossbar | None,
-               periphery: Periphery, update_cfg: UpdateConfig, rng: np.random.Generator):
+               periphery: Periphery, update_cfg: UpdateConfig, rng: np.random.Generator,
+               writes_through_wires: bool = False):
     """The layer object of algorithm ``cfg.name`` holding initial weights ``w0`` (inputs + 1, outputs)."""
-    kw = dict(device=device, circuit=circuit, periphery=periphery, update_cfg=update_cfg, rng=rng)
+    kw = dict(device=device, circuit=circuit, periphery=periphery, update_cfg=update_cfg, rng=rng,
+              writes_through_wires=writes_through_wires)
     if cfg.name == "fp":
         return FPLayer(w0, cfg)
     if cfg.name == "sgd":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from xbarsim.circuits import Crossbar
+from xbarsim.circuits.cells import device_cell
 from xbarsim.devices import PulsedDevice, get_preset, load_device
 from xbarsim.devices import _validate as V
 
@@ -17,7 +18,7 @@ from .datasets import Dataset, load_mnist
 from .network import ACTIVATIONS, MLP, softmax_xent
 from .tile import Periphery, UpdateConfig
 
-CIRCUITS = ("ideal", "ir-drop")
+CIRCUITS = ("ideal", "ir-drop", "full")
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,26 @@ class TrainResult:
     hamiltonian_k: list
 
 
+def layer_circuit(cfg: TrainConfig) -> Crossbar | None:
+    """The arrays' circuit: None (ideal wires); "ir-drop": cfg.crossbar with linear cells (each device at its
+    conductance); "full": the device's own read I-V in the cells (a gate-written ECRAM: the 3-terminal cell),
+    and writes through the wires."""
+    if cfg.circuit == "ideal":
+        return None
+    if cfg.circuit == "ir-drop":
+        return replace(cfg.crossbar, cell="linear")
+    return replace(cfg.crossbar, cell="ecram3t" if cfg.device.write_path == "gate" else device_cell(cfg.device))
+
+
 def build_network(cfg: TrainConfig, n_in: int, n_out: int, rng: np.random.Generator) -> MLP:
     sizes = [n_in, *cfg.hidden, n_out]
-    circuit = cfg.crossbar if cfg.circuit == "ir-drop" else None
+    circuit = layer_circuit(cfg)
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = 1.0 / np.sqrt(fan_in)
         w0 = rng.uniform(-bound, bound, (fan_in + 1, fan_out))
         layers.append(make_layer(w0, cfg.algorithm, device=cfg.device, circuit=circuit, periphery=cfg.periphery,
-                                 update_cfg=cfg.update, rng=rng))
+                                 update_cfg=cfg.update, rng=rng, writes_through_wires=cfg.circuit == "full"))
     return MLP(layers, cfg.activation)
 
 
@@ -137,13 +149,16 @@ def train(cfg: TrainConfig, data: Dataset | None = None, *, progress: bool = Tru
     rng = np.random.default_rng(cfg.seed)
     net = build_network(cfg, data.x_train.shape[1], 10, rng)
     n = cfg.train_size
-    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "hamiltonian", "a_norm2")
+    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "hamiltonian", "a_norm2", "write_pulses",
+            "disturb_pulses", "write_efficiency")
     hist = {k: [] for k in keys}
     ks = [layer.hamiltonian_k() if isinstance(layer, TikiTakaLayer) else 0.0 for layer in net.layers]
     steps = cfg.epochs * ((n + cfg.batch_size - 1) // cfg.batch_size)
     bar = tqdm(total=steps, disable=None if progress else True,  # None: only on a terminal
                desc=f"{cfg.algorithm.name}", unit="batch", leave=False)
+    arrays = [arr for layer in net.layers for arr in layer.arrays_state().values()]
     for _epoch in range(cfg.epochs):
+        before = [(a.write_stats.coincidences, a.write_stats.strength_sum, a.write_stats.disturbs) for a in arrays]
         order = rng.permutation(n)
         losses, correct = [], 0
         for i in range(0, n, cfg.batch_size):
@@ -156,8 +171,11 @@ def train(cfg: TrainConfig, data: Dataset | None = None, *, progress: bool = Tru
         test_loss, test_acc = evaluate(net, data.x_test, data.y_test, rng)
         a2 = [float(np.sum(layer.a.weights ** 2)) if isinstance(layer, TikiTakaLayer) else 0.0
               for layer in net.layers]
+        pulses, strength, disturbs = (sum(getattr(a.write_stats, f) for a in arrays) - sum(b[i] for b in before)
+                                      for i, f in enumerate(("coincidences", "strength_sum", "disturbs")))
         for k, v in zip(keys, (train_loss, correct / n, test_loss, test_acc,
-                               train_loss + sum(k_ * a for k_, a in zip(ks, a2)), sum(a2))):
+                               train_loss + sum(k_ * a for k_, a in zip(ks, a2)), sum(a2), pulses, disturbs,
+                               strength / pulses if pulses else 1.0)):
             hist[k].append(v)
         bar.set_postfix(test_acc=f"{test_acc:.3f}")
     bar.close()

@@ -12,11 +12,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from xbarsim.circuits import Crossbar
+from xbarsim.circuits import Crossbar, is_linear
+from xbarsim.circuits.bias import WRITE_SCHEMES
 from xbarsim.devices import LinearStepDevice
 from xbarsim.devices import _validate as V
 from xbarsim.solvers import read_backward, read_forward
 from xbarsim.solvers.adjoint import vjp
+
+from .writes import WriteStats, circuit_write, phases
 
 
 @dataclass(frozen=True)
@@ -25,14 +28,17 @@ class UpdateConfig:
 
     bl: pulse-train length (time slots per update).
     update_management: rescale the row and column probabilities by sqrt(max|d| / max|x|) and its inverse.
+    write_scheme: "v2" or "v3", the line biasing of writes through the wires (``circuit="full"``).
     """
 
     bl: int = 10
     update_management: bool = True
+    write_scheme: str = "v2"
 
     def __post_init__(self):
         V.positive_int("bl", self.bl, hi=1000)
         V.flag("update_management", self.update_management)
+        V.choice("write_scheme", self.write_scheme, WRITE_SCHEMES)
 
 
 BACKWARDS = ("read", "adjoint")
@@ -76,7 +82,7 @@ class AnalogArray:
     """One crossbar of devices (shape (inputs, outputs)) with its reference array and periphery."""
 
     def __init__(self, device: LinearStepDevice, shape, *, circuit: Crossbar | None, periphery: Periphery,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, writes_through_wires: bool = False):
         self.device = device
         self.params = device.sample(shape, rng)
         self.shape = tuple(shape)
@@ -86,6 +92,10 @@ class AnalogArray:
         self.w_ref = np.zeros(shape)
         self._ref_reads = None  # effective transfer matrices of the fixed reference array
         self._last_forward = None  # (solution, conductances) of the last forward read, for the adjoint
+        # writes as line voltages through the circuit (crosspoint devices only; a gate-written ECRAM has none)
+        self.writes_through_wires = bool(writes_through_wires and circuit is not None
+                                         and device.write_path == "crosspoint")
+        self.write_stats = WriteStats()
 
     # -- programming --------------------------------------------------------------------------------------
     def program(self, target, reference=0.0):
@@ -124,14 +134,15 @@ class AnalogArray:
 
     def _adjoint(self, d):
         """d^T dy/dx of the last forward read y(x): the main array's adjoint solve at its operating point minus
-        the (linear) reference array's transfer matrix, in weight units."""
+        the reference array's (its transfer matrix where linear), in weight units."""
         if self._last_forward is None:
             raise ValueError("an adjoint backward needs a forward read of the same batch first")
-        sol, g = self._last_forward
+        sol, g, ref, g_ref = self._last_forward
         if sol.dev.shape[0] != d.shape[0]:
             raise ValueError(f"backward batch {d.shape[0]} does not match the last forward batch {sol.dev.shape[0]}")
-        z = vjp(sol, g, y_bar_cols=d, rtol=max(self.periphery.rtol, 1e-12)).v_rows - d @ self._reference_reads()[0].T
-        return z / self.device.siemens_per_unit
+        rtol = max(self.periphery.rtol, 1e-12)
+        z_ref = d @ self._reference_reads()[0].T if ref is None else vjp(ref, g_ref, y_bar_cols=d, rtol=rtol).v_rows
+        return (vjp(sol, g, y_bar_cols=d, rtol=rtol).v_rows - z_ref) / self.device.siemens_per_unit
 
     def _read(self, x, rng, transposed):
         p = self.periphery
@@ -151,13 +162,17 @@ class AnalogArray:
                 x @ (g - g_ref) / self.device.siemens_per_unit
         c = self.circuit
         v = x * c.v_read_v
-        if transposed:
-            i = read_backward(c, g, v, rtol=self.periphery.rtol).i_rows - v @ self._reference_reads()[1]
-        else:
-            sol = read_forward(c, g, v, rtol=self.periphery.rtol)
-            if self.periphery.backward == "adjoint":
-                self._last_forward = (sol, g)
-            i = sol.i_cols - v @ self._reference_reads()[0]
+        read = read_backward if transposed else read_forward
+        sol = read(c, g, v, rtol=self.periphery.rtol)
+        i = sol.i_rows if transposed else sol.i_cols
+        ref = None
+        if is_linear(c.cell):
+            i = i - v @ self._reference_reads()[1 if transposed else 0]
+        else:  # a nonlinear reference array has no transfer matrix: solve it too
+            ref = read(c, g_ref, v, rtol=self.periphery.rtol)
+            i = i - (ref.i_rows if transposed else ref.i_cols)
+        if not transposed and self.periphery.backward == "adjoint":
+            self._last_forward = (sol, g, ref, g_ref)
         return i / (c.v_read_v * self.device.siemens_per_unit)
 
     def _reference_reads(self):
@@ -180,12 +195,25 @@ class AnalogArray:
         x (B, inputs), d (B, outputs). Row j fires in a slot with probability min(1, c_x |x_j|), column i with
         min(1, c_d |d_i|), c_x c_d = lr / (dw_min BL); each coincidence is one pulse of sign -sign(x_j d_i).
         """
+        if self.writes_through_wires:
+            fx, fd = pulse_trains(x, d, lr, self.device.dw_min, cfg, rng)
+            rows, cols, pol = phases(fx, fd, x, d)
+            self.w, stats = circuit_write(self.params, self.w, self.conductance()[0], self.circuit, rows, cols, pol,
+                                          cfg.write_scheme, seed=int(rng.integers(2 ** 63)))
+            self.write_stats.add(stats)
+            return
         counts = pulse_counts(x, d, lr, self.device.dw_min, cfg, rng)
+        pulses = int(np.abs(counts).sum())
+        self.write_stats.add(WriteStats(coincidences=pulses, strength_sum=float(pulses)))
         self.w = self.params.apply_pulses(self.w, counts, seed=int(rng.integers(2 ** 63)))
 
 
-def pulse_counts(x, d, lr, dw_min, cfg: UpdateConfig, rng):
-    """Signed coincidence counts (B, inputs, outputs) of the stochastic pulse trains of each sample."""
+def pulse_trains(x, d, lr, dw_min, cfg: UpdateConfig, rng):
+    """Which rows and columns fire in each of the BL slots of each sample: (B, BL, inputs), (B, BL, outputs).
+
+    Row j fires in a slot with probability min(1, c_x |x_j|), column i with min(1, c_d |d_i|),
+    c_x c_d = lr / (dw_min BL), with update management rescaling c_x and c_d by sqrt(max|d| / max|x|).
+    """
     x = np.atleast_2d(x)
     d = np.atleast_2d(d)
     bl = cfg.bl
@@ -200,9 +228,18 @@ def pulse_counts(x, d, lr, dw_min, cfg: UpdateConfig, rng):
         cx, cd = cx * ratio, cd / ratio
     px = np.minimum(cx * np.abs(x), 1.0)
     pd = np.minimum(cd * np.abs(d), 1.0)
-    fx = (rng.random((x.shape[0], bl, x.shape[1])) < px[:, None, :]).astype(np.float32)
-    fd = (rng.random((d.shape[0], bl, d.shape[1])) < pd[:, None, :]).astype(np.float32)
-    coincide = np.matmul(fx.transpose(0, 2, 1), fd)  # (B, inputs, outputs), exact small integers
+    fx = rng.random((x.shape[0], bl, x.shape[1])) < px[:, None, :]
+    fd = rng.random((d.shape[0], bl, d.shape[1])) < pd[:, None, :]
+    return fx, fd
+
+
+def pulse_counts(x, d, lr, dw_min, cfg: UpdateConfig, rng):
+    """Signed coincidence counts (B, inputs, outputs) of the stochastic pulse trains of each sample: each
+    coincidence is one pulse of sign -sign(x_j d_i)."""
+    x = np.atleast_2d(x)
+    d = np.atleast_2d(d)
+    fx, fd = pulse_trains(x, d, lr, dw_min, cfg, rng)
+    coincide = np.matmul(fx.astype(np.float32).transpose(0, 2, 1), fd.astype(np.float32))  # exact small integers
     sign = -np.sign(x)[:, :, None] * np.sign(d)[:, None, :]
     return (coincide * sign).astype(np.int32)
 

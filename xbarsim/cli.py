@@ -12,13 +12,18 @@ from xbarsim import __version__
 def _train_args(p: argparse.ArgumentParser):
     from xbarsim.devices import PRESETS
     from xbarsim.training import ALGORITHMS, CIRCUITS
+    from xbarsim.circuits.bias import WRITE_SCHEMES
     from xbarsim.training.tile import BACKWARDS
 
     p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm (default shd)")
     p.add_argument("--device", default="reram-hfo2",
                    help=f"device preset ({', '.join(PRESETS)}) or a device TOML file (xbarsim devices fit --toml)")
     p.add_argument("--circuit", default="ir-drop", choices=CIRCUITS,
-                   help="ideal wires, or exact nodal solve with wire, driver and sense resistance")
+                   help="ideal wires; ir-drop: exact nodal solve of the reads with wire, driver and sense resistance "
+                        "(linear cells); full: the device's read I-V in every read and writes as line voltages "
+                        "through the wires (IR-drop-weakened writes, half-select disturb)")
+    p.add_argument("--write-scheme", default="v2", choices=WRITE_SCHEMES,
+                   help="line biasing of writes with --circuit full")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--train-size", type=int, default=6000, help="first N MNIST training images")
     p.add_argument("--test-size", type=int, default=2000, help="first N MNIST test images")
@@ -39,7 +44,7 @@ def _train_args(p: argparse.ArgumentParser):
 def config_from_args(a):
     from xbarsim.circuits import Crossbar
     from xbarsim.devices import load_device
-    from xbarsim.training import AlgorithmConfig, Periphery, TrainConfig
+    from xbarsim.training import AlgorithmConfig, Periphery, TrainConfig, UpdateConfig
 
     try:
         hidden = tuple(int(h) for h in a.hidden.split(","))
@@ -50,7 +55,9 @@ def config_from_args(a):
         if getattr(a, opt) is not None and a.algorithm not in algs:
             raise ValueError(f"--{opt.replace('_', '-')} applies only to --algorithm {' or '.join(algs)}")
     if a.r_wire_ohm is not None and a.circuit == "ideal":
-        raise ValueError("--r-wire-ohm applies only to --circuit ir-drop")
+        raise ValueError("--r-wire-ohm applies only to --circuit ir-drop or full")
+    if a.write_scheme != "v2" and a.circuit != "full":
+        raise ValueError("--write-scheme applies only to --circuit full")
     r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
     try:
         crossbar = Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire)
@@ -59,7 +66,8 @@ def config_from_args(a):
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
     return TrainConfig(algorithm=alg, device=load_device(a.device), circuit=a.circuit,
-                       crossbar=crossbar, periphery=Periphery(backward=a.backward), hidden=hidden,
+                       crossbar=crossbar, periphery=Periphery(backward=a.backward),
+                       update=UpdateConfig(write_scheme=a.write_scheme), hidden=hidden,
                        epochs=a.epochs, train_size=a.train_size, test_size=a.test_size, batch_size=a.batch_size,
                        downsample=a.downsample, seed=a.seed)
 

@@ -17,6 +17,11 @@ HISTORY_UNITS = {
     "test_accuracy": ("1", "fraction of the test set classified correctly after the epoch"),
     "hamiltonian": ("1", "H = E(C) + sum_layers k_l |A_l|^2 (SHD / Tiki-Taka; = train_loss otherwise)"),
     "a_norm2": ("1", "sum over layers of |A|^2, A in device units (SHD / Tiki-Taka)"),
+    "write_pulses": ("1", "intended device pulses of the epoch (coincidences of the stochastic pulse trains, "
+                          "all arrays and transfers)"),
+    "disturb_pulses": ("1", "pulses at cells that were not selected (half-select disturb; circuit full only)"),
+    "write_efficiency": ("1", "mean write strength of the intended pulses (1: the nominal write voltage arrived; "
+                              "IR drop lowers it; circuit full only)"),
 }
 
 
