@@ -62,7 +62,8 @@ def test_ir_drop_weakens_far_writes_and_a_low_threshold_disturbs_half_selected_c
     w0 = params.initial_weights(0.0)
     xb = Crossbar(m, n, r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=20.0, cell=SinhCell(0.25))
     rows = np.ones((1, m), bool)  # every row fires, one column: the column carries every cell's current
-    for col, far in ((0, False), (n - 1, True)):
+    efficiency = {}
+    for col in (0, n - 1):
         cols = np.zeros((1, n), bool)
         cols[0, col] = True
         w_v2, s_v2 = circuit_write(params, w0, dev.to_conductance(w0), xb, rows, cols, np.ones(1), "v2", seed=0)
@@ -70,9 +71,8 @@ def test_ir_drop_weakens_far_writes_and_a_low_threshold_disturbs_half_selected_c
         dw = w_v2[:, col] - w0[:, col]
         assert np.all(dw > 0) and dw[0] < dw[-1]  # row 0 is farthest from the column's driver at row M-1
         assert s_v2.efficiency < 1 and s_v2.disturbs > 0 and s_v3.disturbs == 0
-        if far:
-            assert s_v2.efficiency < near_efficiency  # farther from the row drivers too
-        near_efficiency = s_v2.efficiency
+        efficiency[col] = s_v2.efficiency
+    assert efficiency[n - 1] < efficiency[0]  # farther from the row drivers too
 
 
 def test_gate_written_ecram_never_writes_through_the_wires():
