@@ -49,9 +49,25 @@ def factor_batch(g3, gwr, gwc, gtr, gtc, piv3):
         factor(g3[k], gwr, gwc, gtr, gtc, piv3[k])
 
 
+@nb.njit(cache=True, inline="always")
+def wire_currents(x, i, j, gwr, gwc, gtr, gtc):
+    """Currents leaving row node (i, j) and column node (i, j) through their wire segments and terminals."""
+    m, n = x.shape[1], x.shape[2]
+    xr = x[0, i, j]
+    xc = x[1, i, j]
+    ar = gtr[i] * xr if j == 0 else gwr * (xr - x[0, i, j - 1])
+    if j < n - 1:
+        ar += gwr * (xr - x[0, i, j + 1])
+    ac = gtc[j] * xc if i == m - 1 else gwc * (xc - x[1, i + 1, j])
+    if i > 0:
+        ac += gwc * (xc - x[1, i - 1, j])
+    return ar, ac
+
+
 @nb.njit(cache=True)
 def matvec(x, g, gwr, gwc, gtr, gtc, out):
-    """out = A x for the nodal matrix A (wires, cells, terminals); returns x . out."""
+    """out = A x for the nodal matrix A (wires, cells, terminals); returns x . out. The stencil of
+    :func:`wire_currents` is written out here so that the loop over j vectorises."""
     m, n = g.shape
     acc = np.zeros(n)
     for i in range(m):
@@ -200,15 +216,8 @@ def cell_norm2(g, ref_r, ref_c, x):
 def pcg(b, x, g, piv, gwr, gwc, gtr, gtc, tol2, maxiter, r, z, p, ap, tmp):
     """Conjugate gradients on A x = b from the given x until ||b - A x||^2 <= tol2 (the recursive residual)
     or maxiter iterations. On return r holds the recursive residual. Returns (iterations, ||r||^2)."""
-    matvec(x, g, gwr, gwc, gtr, gtc, ap)
+    rr = residual(b, x, g, gwr, gwc, gtr, gtc, ap, r)
     acc = np.zeros(g.shape[1])
-    for q in range(2):
-        for i in range(g.shape[0]):
-            for j in range(g.shape[1]):
-                rv = b[q, i, j] - ap[q, i, j]
-                r[q, i, j] = rv
-                acc[j] += rv * rv
-    rr = total(acc)
     if rr <= tol2:
         return 0, rr
     rz = precondition(r, g, piv, gwr, gwc, z, tmp)
@@ -265,7 +274,7 @@ def solve_one(g, piv, gwr, gwc, gtr, gtc, ref_r, ref_c, vtr, vtc, b_extra, k, x,
     for _ in range(PASSES):
         done, rr = pcg(b, x, g, piv, gwr, gwc, gtr, gtc, rtol * rtol * scale2, maxiter - its, r, z, p, ap, tmp)
         its += done
-        rr = true_residual(b, x, g, gwr, gwc, gtr, gtc, ap)
+        rr = residual(b, x, g, gwr, gwc, gtr, gtc, ap, r)
         cc = cell_norm2(g, ref_r, ref_c, x) if by_cells else 0.0
         if cc > 0.0:
             scale2 = min(scale2, cc) if scale2 > 0.0 else cc
@@ -279,14 +288,15 @@ def solve_one(g, piv, gwr, gwc, gtr, gtc, ref_r, ref_c, vtr, vtc, b_extra, k, x,
 
 
 @nb.njit(cache=True)
-def true_residual(b, x, g, gwr, gwc, gtr, gtc, ap):
-    """||b - A x||^2 (ap is scratch)."""
+def residual(b, x, g, gwr, gwc, gtr, gtc, ap, r):
+    """r = b - A x (ap is scratch); returns ||r||^2."""
     matvec(x, g, gwr, gwc, gtr, gtc, ap)
     acc = np.zeros(g.shape[1])
     for q in range(2):
         for i in range(g.shape[0]):
             for j in range(g.shape[1]):
                 d = b[q, i, j] - ap[q, i, j]
+                r[q, i, j] = d
                 acc[j] += d * d
     return total(acc)
 

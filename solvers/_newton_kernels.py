@@ -31,24 +31,11 @@ def residual(g, law, p, kind, q_rows, gwr, gwc, gtr, gtc, vtr, vtc, x, f, gd):
     acc_i = np.zeros(n)
     for i in range(m):
         for j in range(n):
-            xr = x[0, i, j]
-            xc = x[1, i, j]
-            cur, d = cell_iv(law, p, kind, q_rows[i], g[i, j], vtr[i] - vtc[j] + xr - xc)
+            cur, d = cell_iv(law, p, kind, q_rows[i], g[i, j], vtr[i] - vtc[j] + x[0, i, j] - x[1, i, j])
             gd[i, j] = d
-            fr = cur
-            fc = -cur
-            if j > 0:
-                fr += gwr * (xr - x[0, i, j - 1])
-            else:
-                fr += gtr[i] * xr
-            if j < n - 1:
-                fr += gwr * (xr - x[0, i, j + 1])
-            if i > 0:
-                fc += gwc * (xc - x[1, i - 1, j])
-            if i < m - 1:
-                fc += gwc * (xc - x[1, i + 1, j])
-            else:
-                fc += gtc[j] * xc
+            fr, fc = L.wire_currents(x, i, j, gwr, gwc, gtr, gtc)
+            fr += cur
+            fc -= cur
             f[0, i, j] = fr
             f[1, i, j] = fc
             acc_f[j] += fr * fr + fc * fc
