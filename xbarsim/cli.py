@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from dataclasses import replace
 import sys
 
 from xbarsim import __version__
@@ -35,7 +36,9 @@ def _train_args(p: argparse.ArgumentParser):
     p.add_argument("--lr-transfer", type=float, help="A -> C transfer rate (SHD / Tiki-Taka)")
     p.add_argument("--transfer-every", type=int, help="samples between row transfers (SHD / Tiki-Taka)")
     p.add_argument("--gamma", type=float, help="Tiki-Taka's weight of A in the read")
-    p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop; default 1)")
+    p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop, full; default 1)")
+    p.add_argument("--r-driver-ohm", type=float,
+                   help="output resistance of every line driver (reads and writes), Ohm (ir-drop, full; default 50)")
     p.add_argument("--backward", default="read", choices=BACKWARDS,
                    help="backward pass: the physical transposed read, or the exact circuit Jacobian (adjoint)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,8 +57,9 @@ def config_from_args(a):
     for opt, algs in only.items():
         if getattr(a, opt) is not None and a.algorithm not in algs:
             raise ValueError(f"--{opt.replace('_', '-')} applies only to --algorithm {' or '.join(algs)}")
-    if a.r_wire_ohm is not None and a.circuit == "ideal":
-        raise ValueError("--r-wire-ohm applies only to --circuit ir-drop or full")
+    for opt in ("r_wire_ohm", "r_driver_ohm"):
+        if getattr(a, opt) is not None and a.circuit == "ideal":
+            raise ValueError(f"--{opt.replace('_', '-')} applies only to --circuit ir-drop or full")
     if a.write_scheme != "v2" and a.circuit != "full":
         raise ValueError("--write-scheme applies only to --circuit full")
     r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
@@ -63,6 +67,11 @@ def config_from_args(a):
         crossbar = Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire)
     except ValueError as e:
         raise ValueError(f"--r-wire-ohm={a.r_wire_ohm!r} is invalid: {str(e).split(': ', 1)[1]}") from None
+    if a.r_driver_ohm is not None:
+        try:
+            crossbar = replace(crossbar, r_driver_ohm=a.r_driver_ohm)
+        except ValueError as e:
+            raise ValueError(f"--r-driver-ohm={a.r_driver_ohm!r} is invalid: {str(e).split(': ', 1)[1]}") from None
     alg = AlgorithmConfig.defaults(a.algorithm, lr=a.lr, lr_transfer=a.lr_transfer,
                                    transfer_every=a.transfer_every, gamma=a.gamma)
     return TrainConfig(algorithm=alg, device=load_device(a.device), circuit=a.circuit,
