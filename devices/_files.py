@@ -10,17 +10,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+TEMP_EXTRA = 16  # characters the hidden temporary name adds to the file name (".NAME.XXXXXXXX.tmp")
+
+
 def check_output_path(path, name: str = "out") -> Path:
-    """Fail early, before any work, if ``path`` cannot be written: it must name a file (not a folder) in an
-    existing, writable folder."""
+    """Fail early, before any work, if ``path`` cannot be written: it must name a regular file (not a folder,
+    device or pipe; an existing one is replaced) in an existing, writable folder, short enough for the file
+    system with the temporary name's extra characters."""
     if str(path) in ("", "."):
         raise ValueError(f"{name}={str(path)!r} is invalid: must be a file name")
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{name}={str(path)!r} is invalid: it is a folder, expected a file name")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{name}={str(path)!r} is invalid: it exists and is not a regular file (a device, pipe "
+                         "or socket), which an atomic write would replace")
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"{name}={str(path)!r} is invalid: folder {str(folder)!r} does not exist")
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(path.name)) + TEMP_EXTRA > longest:
+        raise ValueError(f"{name}={str(path)!r} is invalid: the file name is {len(os.fsencode(path.name))} bytes; "
+                         f"at most {longest - TEMP_EXTRA} are allowed here")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -39,11 +53,14 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except OSError as e:
+            raise ValueError(f"cannot write {str(path)!r}: {e.strerror or e}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -25,12 +25,23 @@ from . import _linear_kernels as K
 from .solution import CrossbarSolution, NonConvergence, Terminals
 
 DEFAULT_RTOL = 1e-10
+MAX_CELL_OVER_WIRE = 1e4  # largest G_cell * R_segment: beyond it float64 cannot give the currents to rtol
 
 
 def check_conductance(xbar: Crossbar, g) -> np.ndarray:
-    """``g`` as a (rows, cols) float64 array of conductances in [1e-15, 1e3] S, or a clear ValueError."""
+    """``g`` as a (rows, cols) float64 array of conductances in [1e-15, 1e3] S, or a clear ValueError.
+
+    Cells far more conductive than a wire segment (G R_wire > 1e4; real arrays have 1e-6 to 1e-2) make the
+    nodal system so ill-conditioned that a small residual no longer means accurate currents: refused.
+    """
     g = V.array("conductance", g, xbar.shape, positive_values=True, unit="S", max_abs=G_MAX_S)
-    return V.array("conductance", g, xbar.shape, unit="S", min_value=G_MIN_S)
+    g = V.array("conductance", g, xbar.shape, unit="S", min_value=G_MIN_S)
+    r_wire = max(xbar.r_row_ohm, xbar.r_col_ohm)
+    if g.max() * r_wire > MAX_CELL_OVER_WIRE:
+        raise ValueError(f"conductance up to {g.max():.3g} S with {r_wire:.3g} Ohm wire segments is invalid: a cell "
+                         f"{g.max() * r_wire:.3g} times more conductive than a segment is beyond what float64 "
+                         f"resolves (allowed: G * R_wire <= {MAX_CELL_OVER_WIRE:g})")
+    return g
 
 
 def solve(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: float = DEFAULT_RTOL,

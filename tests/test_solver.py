@@ -179,6 +179,27 @@ def test_floating_and_biased_lines_agree_with_scipy_and_kcl_holds(rng):
     assert kcl_residual(xb, g, s).max() <= 1e-9
 
 
+@pytest.mark.parametrize("r_wire,r_term,g", [(1e-9, 50.0, 1e-4), (1e-9, 1e4, 1e-4), (1e-3, 1e6, 1e-6),
+                                            (0.1, 1e8, 1e-3), (1.0, 1e10, 1e-3), (1.0, 1e12, 1e3), (10.0, 10.0, 1e3)])
+def test_exact_to_float64_at_extreme_wire_terminal_and_cell_ratios(rng, r_wire, r_term, g):
+    """Against 50-digit arithmetic on the element values: xbarsim keeps 1e-9 where wires are 1e10 times
+    stiffer than the terminals or cells 1e4 times more conductive than a segment (the float64 nodal matrix
+    that scipy factorises is off by up to 1e-2 there)."""
+    from exact_nodal import exact_column_currents
+
+    xb = Crossbar(4, 4, r_row_ohm=r_wire, r_col_ohm=r_wire, r_driver_ohm=r_term, r_sense_ohm=r_term)
+    gg = g * rng.uniform(0.5, 1, (4, 4))
+    v = rng.uniform(-0.2, 0.2, 4)
+    s = solve(xb, gg, v, np.zeros(4))
+    assert rel(s.i_cols[0], exact_column_currents(xb, gg, v, np.zeros(4), s.terminals)) <= 1e-9
+
+
+def test_cells_far_stiffer_than_the_wires_are_refused():
+    with pytest.raises(ValueError, match=r"conductance up to 1e\+03 S with 1e\+06 Ohm wire segments is invalid: "
+                                         r".* \(allowed: G \* R_wire <= 10000\)"):
+        solve(Crossbar(3, 3, r_row_ohm=1e6, r_col_ohm=1e6), np.full((3, 3), 1e3), np.ones(3), np.zeros(3))
+
+
 def test_all_lines_floating_is_refused():
     xb = Crossbar(3, 3)
     with pytest.raises(ValueError, match="every line floats"):

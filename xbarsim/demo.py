@@ -49,7 +49,11 @@ def run_demo(out_dir="results", progress: bool = True, **overrides):
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir={str(out)!r} is invalid: it is a file, expected a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    if str(out_dir) == "":
+        raise ValueError("out_dir='' is invalid: must name a folder (it is created if its parent exists)")
+    if not out.parent.is_dir():
+        raise ValueError(f"out_dir={str(out)!r} is invalid: its parent folder {str(out.parent)!r} does not exist")
+    out.mkdir(exist_ok=True)
     for name in ("demo.nc", "demo_learning_curves.png"):
         check_output_path(out / name, "out_dir")
     any_cfg = next(iter(cfgs.values()))

@@ -66,9 +66,13 @@ def training_dataset(result) -> xr.Dataset:
 
 
 def write_netcdf(ds: xr.Dataset, path) -> Path:
-    """Write ``ds`` to ``path`` (netCDF4) atomically."""
+    """Write ``ds`` to ``path`` (netCDF4) atomically; a failed write (disk full, ...) is a ValueError naming the
+    path, and leaves nothing behind."""
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4")
+        try:
+            ds.to_netcdf(tmp, engine="netcdf4")
+        except (OSError, RuntimeError) as e:  # the netCDF library reports a full disk as "NetCDF: HDF error"
+            raise ValueError(f"cannot write {str(path)!r}: {e}") from None
     return Path(path)
 
 
