@@ -257,6 +257,8 @@ def _subprocess_info(exe: str) -> dict:
     if exe not in _SUBPROCESS_INFO:
         try:
             p = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise SpiceUnavailable(f"ngspice at {exe!r} did not answer --version within 60 s") from None
         except OSError as e:
             raise SpiceUnavailable(f"cannot start ngspice at {exe!r}: {e}") from None
         version, klu = _version_from(p.stdout + p.stderr)

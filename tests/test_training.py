@@ -152,7 +152,7 @@ def test_fp_learns_mnist():
     (["--epochs", "0"], "epochs=0 is invalid: must be an integer >= 1"),
     (["--r-wire-ohm", "0"], "--r-wire-ohm=0.0 is invalid: must be in [1e-09, 1e+12] Ohm"),
     (["--r-wire-ohm", "nan"], "--r-wire-ohm=nan is invalid"),
-    (["--lr", "-1"], "lr=-1.0 is invalid: must be a finite number > 0"),
+    (["--lr", "-1"], "lr=-1.0 is invalid: must be in (0, 1000]"),
     (["--hidden", "64,x"], "hidden='64,x' is invalid"),
     (["--train-size", "70000"], "train_size=70000 is invalid: must be an integer in [1, 60000]"),
 ])
@@ -271,3 +271,21 @@ def test_combined_study_keeps_units_and_names():
     assert list(ds.algorithm.values) == ["fp", "sgd"] and ds.test_accuracy.dims == ("algorithm", "epoch")
     assert ds["sgd_g_layer0_w"].attrs["units"] == "S" and ds["test_accuracy"].attrs["units"] == "1"
     assert ds.attrs["sgd.config.algorithm.name"] == "sgd"
+
+
+def test_output_paths_that_an_atomic_write_would_break_are_refused(tmp_path, capsys):
+    """A device node would be replaced by a regular file; a name too long for the temporary file fails late."""
+    for out, message in (("/dev/null", "is not a regular file"), (str(tmp_path / ("x" * 250 + ".nc")),
+                                                                    "the file name is 253 bytes")):
+        assert main(["train", "--epochs", "1", "--train-size", "10", "--quiet", "--out", out]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["demo", "--out-dir", str(tmp_path / "missing" / "deeper")]) == 2
+    assert "parent folder" in capsys.readouterr().err
+
+
+def test_numpy_integers_and_bad_types_where_configuration_enters():
+    assert TrainConfig(seed=np.int64(3)).seed == 3
+    with pytest.raises(ValueError, match="data_dir=3 is invalid"):
+        load_mnist(3)
+    with pytest.raises(ValueError, match="data=str is invalid"):
+        train(TrainConfig(epochs=1, train_size=10, test_size=10), "not a dataset")

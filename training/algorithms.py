@@ -41,8 +41,9 @@ class AlgorithmConfig:
 
     def __post_init__(self):
         V.choice("algorithm", self.name, ALGORITHMS)
-        for n, check in (("lr", V.positive), ("lr_transfer", V.positive), ("gamma", V.nonnegative)):
-            object.__setattr__(self, n, check(n, getattr(self, n)))
+        for n in ("lr", "lr_transfer"):  # per sample; beyond 1e3 every update saturates the devices
+            object.__setattr__(self, n, V.positive(n, getattr(self, n), hi=1e3))
+        object.__setattr__(self, "gamma", V.in_range("gamma", self.gamma, 0.0, 1e3))
         V.positive_int("transfer_every", self.transfer_every)
         V.positive_int("zero_shift_pairs", self.zero_shift_pairs)
 

@@ -75,6 +75,8 @@ def load_mnist(data_dir: str | Path | None = None, *, downsample: int = 1, train
     for split, limit, total in (("train", train_size, 60000), ("test", test_size, 10000)):
         if limit is not None:
             V.positive_int(f"{split}_size", limit, hi=total)
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise ValueError(f"data_dir={data_dir!r} is invalid: must be a folder path (str or os.PathLike) or None")
     d = Path(data_dir) if data_dir is not None else default_data_dir()
     parts = {n: read_idx(d / f"{n}.gz", n) for n in MNIST_SHA256}
 

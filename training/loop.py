@@ -61,8 +61,7 @@ class TrainConfig:
             raise ValueError(f"hidden={self.hidden!r} is invalid: must be a tuple of layer widths in [1, 100000]")
         if isinstance(self.downsample, bool) or self.downsample not in (1, 2, 4, 7):
             raise ValueError(f"downsample={self.downsample!r} is invalid: allowed values are 1, 2, 4, 7")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r} is invalid: must be an integer >= 0")
+        object.__setattr__(self, "seed", V.seed("seed", self.seed))
 
     def to_dict(self) -> dict:
         """Flat {name: scalar or string} view, for xarray attrs and reports."""
@@ -118,9 +117,14 @@ def check_data(data: Dataset, cfg: TrainConfig) -> Dataset:
     """The first train_size / test_size samples of ``data``, after checking that they are what ``cfg`` says:
     enough samples, (28 / downsample)^2 features in [0, 1], integer labels 0..9."""
     features = (28 // cfg.downsample) ** 2
+    if not isinstance(data, Dataset):
+        raise ValueError(f"data={type(data).__name__} is invalid: must be an xbarsim.training.Dataset")
     out = {}
     for split, size in (("train", cfg.train_size), ("test", cfg.test_size)):
-        x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x is None or y is None or np.ndim(x) == 0 or np.ndim(y) == 0:
+            raise ValueError(f"data.x_{split} and data.y_{split} must be arrays of samples and labels")
+        x, y = np.asarray(x), np.asarray(y)
         if len(x) < size or len(y) < size:
             raise ValueError(f"{split}_size={size} is invalid: the data hold {min(len(x), len(y))} {split} samples")
         x = V.array(f"x_{split}", x[:size], (size, features), max_abs=1.0, min_value=0.0)

@@ -125,7 +125,8 @@ def spice_check(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", back
     with solver_threads(threads):
         _warm_up()
         ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven, solver_rtol)
-    ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven, backend=backend, workers=workers)
+    ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven, backend=backend, workers=workers,
+                      timeout_s=_timeout(backend))
     err = relative_errors(ref, ours)
     passed = all(float(e.max()) <= rtol for e in err.values())
     pair = lambda name: np.stack([getattr(ours, name), getattr(ref, name)])  # noqa: E731
@@ -158,6 +159,14 @@ _ERR_NAMES = {
     "i_rows": "max |xbarsim - ngspice| / max |ngspice| of the row terminal currents",
     "v_nodes": "max over row-wire and column-wire nodes of max |xbarsim - ngspice| / max |ngspice|",
 }
+
+
+SUBPROCESS_TIMEOUT_S = 1800.0  # per operating point; ngspice 39 needs about 3 minutes for 128x128
+
+
+def _timeout(backend: str) -> float | None:
+    """A hung ngspice process is stopped after SUBPROCESS_TIMEOUT_S (the in-process library cannot be)."""
+    return SUBPROCESS_TIMEOUT_S if backend == "subprocess" else None
 
 
 def _common_attrs(backend: str, version: str, rtol: float, solver_rtol: float, threads) -> dict:
@@ -225,7 +234,8 @@ def spice_study(sizes=None, *, trials: int = 3, seed: int = 0, backend: str = "s
             xbar, g, v_rows, v_cols = random_circuit(n, rng, driven=driven_of[t], batch=batch)
             with solver_threads(threads):
                 ours, t_ours = _timed_solve(xbar, g, v_rows, v_cols, driven_of[t], solver_rtol)
-            ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven_of[t], backend=backend, workers=workers)
+            ref = solve_spice(xbar, g, v_rows, v_cols, driven=driven_of[t], backend=backend, workers=workers,
+                              timeout_s=_timeout(backend))
             for k, e in relative_errors(ref, ours).items():
                 out[f"rel_err_{k}"][a, t] = e.max()
             out["t_xbarsim_s"][a, t], out["t_ngspice_s"][a, t] = t_ours, ref.seconds.sum()
