@@ -10,7 +10,9 @@ weakened, and half-selected cells whose voltage passes the threshold are disturb
 
 The conductances are held at their value at the start of the update while its slots are solved (one
 mini-batch's pulse trains change any device by a few steps at most); the pulses are then applied slot by slot
-in order. Phases in which no line fires are skipped.
+in order. A phase in which no row or no column fires writes nothing and is skipped (no controller would pulse
+the lines of one side alone), so networks whose inputs are never negative (sigmoid or ReLU activations,
+pixels) need two phases per slot.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def phases(fx, fd, x, d):
     """The write phases of the pulse trains: fired-line masks rows (P, M), cols (P, N) and polarity (P,).
 
     fx (B, BL, M), fd (B, BL, N): which lines fire in each slot of each sample's train; x (B, M), d (B, N):
-    the signs of the inputs and errors. Phases with no fired line are left out.
+    the signs of the inputs and errors. Phases without a fired row or without a fired column are left out.
     """
     sx, sd = np.sign(x), np.sign(d)
     rows, cols, pol = [], [], []
@@ -64,7 +66,7 @@ def phases(fx, fd, x, d):
     rows = np.stack(rows, axis=2).reshape(-1, fx.shape[2])  # order: sample, slot, phase
     cols = np.stack(cols, axis=2).reshape(-1, fd.shape[2])
     pol = np.stack(pol, axis=2).reshape(-1)
-    keep = rows.any(axis=1) | cols.any(axis=1)
+    keep = rows.any(axis=1) & cols.any(axis=1)
     return rows[keep], cols[keep], pol[keep]
 
 
