@@ -92,3 +92,17 @@ def test_training_with_the_full_circuit_records_writes_and_is_reproducible():
         np.testing.assert_array_equal(h[k], b.history[k])
     ideal = train(TrainConfig(**{**kw, "circuit": "ir-drop"}), progress=False).history
     assert ideal["disturb_pulses"][0] == 0 and ideal["write_efficiency"][0] == 1.0
+
+
+def test_full_circuit_training_with_ideal_wires_is_the_ir_drop_training():
+    """With 1e-9 Ohm wires and periphery, linear cells (the ideal preset) and V/3 writes (no cell reaches the
+    threshold unless selected), every read and every write of circuit="full" is the ideal one: the same run."""
+    tiny = Crossbar(1, 1, **IDEAL_WIRES)
+    kw = dict(algorithm="shd", device="ideal", crossbar=tiny, epochs=1, train_size=30, test_size=20, hidden=(6,),
+              downsample=7, update=UpdateConfig(write_scheme="v3"))
+    full = train(TrainConfig(circuit="full", **kw), progress=False)
+    ir = train(TrainConfig(circuit="ir-drop", **kw), progress=False)
+    assert full.history["disturb_pulses"][0] == 0 and full.history["write_pulses"][0] > 0
+    assert full.history["write_efficiency"][0] == pytest.approx(1.0, abs=1e-6)
+    for a, b in zip(full.layers, ir.layers):
+        np.testing.assert_allclose(a.weights(), b.weights(), atol=1e-6)
