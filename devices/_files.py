@@ -1,5 +1,5 @@
-"""Atomic file writes and early output-path checks, shared by every layer (it lives in the bottom layer,
-devices, because nothing may import upward).
+"""Atomic file writes, early output-path checks and text input files, shared by every layer (it lives in the
+bottom layer, devices, because nothing may import upward).
 """
 
 from __future__ import annotations
@@ -64,3 +64,18 @@ def atomic_path(path):
             raise ValueError(f"cannot write {str(path)!r}: {e.strerror or e}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def read_text(path, what: str, kind: str = "text file") -> str:
+    """The text of the input file ``path`` (UTF-8, a byte-order mark allowed). A file that is not text (not
+    UTF-8, or with NUL bytes: a binary file) is a one-line ValueError that names it as ``what`` (e.g.
+    "trace") and says it is not a ``kind`` (e.g. "text CSV")."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{what} {str(path)!r} is not a {kind}: byte 0x{data[e.start]:02x} at offset {e.start} "
+                         "is not UTF-8 text (a binary file?)") from None
+    if "\x00" in text:
+        raise ValueError(f"{what} {str(path)!r} is not a {kind}: it contains NUL bytes (a binary file?)")
+    return text

@@ -55,6 +55,14 @@ def seed(name: str, value) -> int:
     return int(value)
 
 
+def generator(name: str, value) -> np.random.Generator:
+    """A numpy random Generator (``np.random.default_rng(seed)``)."""
+    if not isinstance(value, np.random.Generator):
+        raise ValueError(f"{name}={value!r} is invalid: must be a numpy random Generator "
+                         "(np.random.default_rng(seed))")
+    return value
+
+
 def flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}={value!r} is invalid: must be True or False")

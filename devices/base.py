@@ -25,6 +25,8 @@ NOISE_MODES = ("mult", "add")
 DTOD_DISTS = ("normal", "lognormal")
 IV_MODELS = ("linear", "sinh", "poly")
 WRITE_PATHS = ("crosspoint", "gate")
+G_RANGE_S = (1e-15, 1e3)  # the conductances (S) a device may have: from below any measurable cell to 1 mOhm
+MAX_PULSES = 2 ** 31 - 1  # the most pulses of one entry of apply_pulses' counts (the kernels count in int32)
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,8 @@ class PulsedDevice:
             put(n, V.nonnegative(n, getattr(self, n)))
         V.choice("dw_min_dtod_dist", self.dw_min_dtod_dist, DTOD_DISTS)
         V.choice("noise", self.noise, NOISE_MODES)
-        put("g_min_s", V.positive("g_min_s", self.g_min_s, "S"))
-        put("g_max_s", V.positive("g_max_s", self.g_max_s, "S"))
+        put("g_min_s", V.positive("g_min_s", self.g_min_s, "S", *G_RANGE_S))
+        put("g_max_s", V.positive("g_max_s", self.g_max_s, "S", *G_RANGE_S))
         if not self.g_max_s > self.g_min_s:
             raise ValueError(f"g_max_s={self.g_max_s!r} is invalid: must exceed g_min_s={self.g_min_s!r} S")
         V.choice("iv_model", self.iv_model, IV_MODELS)
@@ -214,6 +216,7 @@ class PulsedDevice:
     def sample(self, shape, rng: np.random.Generator) -> "DeviceArray":
         """Draw the per-device parameters of an array of ``shape`` (device-to-device variation)."""
         shape = _shape(shape)
+        rng = V.generator("rng", rng)
         n = rng.standard_normal((4,) + shape)
         if self.dw_min_dtod_dist == "lognormal":
             dw = self.dw_min * np.exp(self.dw_min_dtod * n[0])
@@ -258,6 +261,17 @@ _NO_TABLES = (np.zeros(2), np.zeros(2), np.zeros((1, 2)), np.zeros((1, 2)))
 def _shape(shape) -> tuple:
     """An array shape: a tuple of integers >= 1 (one-line error otherwise)."""
     return tuple(V.positive_int("shape", s) for s in np.atleast_1d(np.asarray(shape, dtype=object)))
+
+
+def _check_pulse_range(counts: np.ndarray) -> None:
+    """Every entry of the integer array ``counts`` within +/-MAX_PULSES, compared as Python integers (no
+    np.abs: it overflows at the most negative value of a signed type, and casts can wrap unsigned ones)."""
+    if not counts.size:
+        return
+    lo, hi = int(counts.min()), int(counts.max())
+    if hi > MAX_PULSES or lo < -MAX_PULSES:
+        bad = hi if hi > MAX_PULSES else lo
+        raise ValueError(f"counts contains {bad} pulses: at most 2**31 - 1 per entry (either sign)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -370,11 +384,12 @@ class DeviceArray:
             raise ValueError(f"counts has shape {counts.shape}: expected (updates,) + {self.shape}")
         if not np.issubdtype(counts.dtype, np.integer):
             raise ValueError(f"counts has dtype {counts.dtype}: expected integers (signed pulse counts)")
-        if counts.size and np.abs(counts.astype(np.int64)).max() >= 2 ** 31:
-            raise ValueError(f"counts contains {int(np.abs(counts).max())} pulses: at most 2**31 - 1 per entry")
+        _check_pulse_range(counts)
         out = np.ascontiguousarray(w.copy()).reshape(-1)
+        if counts.shape[0] == 0:  # no updates
+            return out.reshape(self.shape)
         K.apply_pulses(self.device.law, out,
-                       np.ascontiguousarray(counts.reshape(counts.shape[0], -1), dtype=np.int32),
+                       np.ascontiguousarray(counts.reshape(counts.shape[0], out.size), dtype=np.int32),
                        *self._kernel_params(), np.uint64(seed))
         return out.reshape(self.shape)
 
@@ -392,9 +407,12 @@ class DeviceArray:
             raise ValueError(f"signs has shape {signs.shape}: expected (slots,) + {self.shape}")
         strength = V.array("strength", strength, signs.shape, min_value=0.0)
         out = np.ascontiguousarray(w.copy()).reshape(-1)
-        K.apply_weighted_pulses(self.device.law, out, np.ascontiguousarray(np.sign(signs).reshape(signs.shape[0], -1),
-                                                                           dtype=np.int8),
-                                np.ascontiguousarray(strength.reshape(signs.shape[0], -1)), *self._kernel_params(),
+        if signs.shape[0] == 0:  # no slots
+            return out.reshape(self.shape)
+        n_slots = signs.shape[0]
+        K.apply_weighted_pulses(self.device.law, out,
+                                np.ascontiguousarray(np.sign(signs).reshape(n_slots, out.size), dtype=np.int8),
+                                np.ascontiguousarray(strength.reshape(n_slots, out.size)), *self._kernel_params(),
                                 np.uint64(seed))
         return out.reshape(self.shape)
 

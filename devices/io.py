@@ -8,11 +8,12 @@ ignored by the loader.
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from ._files import atomic_path
+from ._files import atomic_path, read_text
 from .base import PulsedDevice
 from .models import MODELS
 from .presets import PRESETS, get_preset
@@ -96,11 +97,14 @@ def save_device(device: PulsedDevice, path, extra: dict | None = None, header: s
     write_text_atomic(path, to_toml(device, extra, header))
 
 
-def load_device(spec: str) -> PulsedDevice:
-    """A preset by name (see ``xbarsim devices list``) or a device from a ``.toml`` file.
+def load_device(spec) -> PulsedDevice:
+    """A preset by name (see ``xbarsim devices list``) or a device from a ``.toml`` file (a string or an
+    ``os.PathLike`` such as ``pathlib.Path``).
 
     Errors are one line: an unknown name lists the presets; a bad file names the file and the problem.
     """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"device={spec!r} is invalid: must be a preset name or a path to a .toml file")
     if spec in PRESETS:
@@ -109,11 +113,14 @@ def load_device(spec: str) -> PulsedDevice:
         raise ValueError(f"device={spec!r} is not a known preset: allowed values are {', '.join(PRESETS)}, "
                          f"or a path to a .toml device file")
     p = Path(spec).expanduser()
+    if p.is_dir():
+        raise ValueError(f"device file {spec!r} is a directory: expected a .toml file")
     if not p.is_file():
         raise ValueError(f"device file {spec!r} does not exist")
+    text = read_text(p, "device file", "text (TOML) file")
     try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise ValueError(f"device file {spec!r} is not valid TOML: {str(e).splitlines()[0]}") from None
     table = data.get("device", data)
     try:

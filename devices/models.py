@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _kernels as K
 from . import _validate as V
-from .base import DeviceArray, PulsedDevice
+from ._files import read_text
+from .base import G_RANGE_S, DeviceArray, PulsedDevice
 from .linear_step import ConstantStepDevice, LinearStepDevice, SoftBoundsDevice
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +131,8 @@ class PiecewiseStepDevice(PulsedDevice):
 
     The nodes are equally spaced from each device's b_min (first) to b_max (last); one up pulse changes w
     by ``dw_up v_up(w)``, one down pulse by ``-dw_dn v_down(w)``, with v the interpolated node values
-    (relative to dw_min, floored at 0). Symmetry point: numerical.
+    (relative to dw_min, floored at 0); each direction needs at least one node > 0 (else the device never
+    moves that way). Symmetry point: numerical.
     """
 
     model = "piecewise"
@@ -144,6 +146,10 @@ class PiecewiseStepDevice(PulsedDevice):
         dn = _node_tuple("piecewise_down", self.piecewise_down)
         if len(up) != len(dn):
             raise ValueError(f"piecewise_down has {len(dn)} nodes: must have as many as piecewise_up ({len(up)})")
+        for name, vals in (("piecewise_up", up), ("piecewise_down", dn)):
+            if not any(v > 0 for v in vals):
+                raise ValueError(f"{name}={vals!r} is invalid: at least one step must be > 0 (with all steps 0 "
+                                 "the device never moves in that direction)")
         object.__setattr__(self, "piecewise_up", up)
         object.__setattr__(self, "piecewise_down", dn)
 
@@ -197,25 +203,61 @@ def resolve_data_path(path: str) -> Path:
     return q if q.exists() else p
 
 
+def _table_numbers(path, n: int, line: str) -> np.ndarray:
+    """The comma-separated finite numbers of line ``n`` of a lookup table."""
+    vals = []
+    for k, x in enumerate(line.split(","), start=1):
+        try:
+            v = float(x)
+        except ValueError:
+            raise ValueError(f"lookup table {path}: line {n}, value {k}: {x.strip()!r} is not a number") from None
+        if not np.isfinite(v):
+            raise ValueError(f"lookup table {path}: line {n}, value {k}: {x.strip()!r} is not a finite number")
+        vals.append(v)
+    return np.array(vals)
+
+
+def _table_matrix(path, rows, n_cdf: int, n_bins: int) -> np.ndarray:
+    """The step matrix (CDF points, bins) from its numbered lines; a short or missing line (a truncated file)
+    names the line."""
+    shape = f"shape (CDF points, bins) = ({n_cdf}, {n_bins})"
+    out = []
+    for n, line in rows:
+        r = _table_numbers(path, n, line)
+        if r.size != n_bins:
+            raise ValueError(f"lookup table {path}: line {n} has {r.size} values: expected {n_bins}, one per "
+                             f"conductance bin (the matrix has {shape}; is the file truncated?)")
+        out.append(r)
+    if len(out) != n_cdf:
+        raise ValueError(f"lookup table {path}: the matrix has {len(out)} rows: expected {n_cdf}, one per CDF "
+                         f"point (the matrix has {shape}; is the file truncated?)")
+    return np.array(out)
+
+
 @functools.lru_cache(maxsize=32)
 def _read_crosssim_table(path: str, mtime: float) -> CrossSimTable:
-    lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
-    try:
-        g = np.array([float(x) for x in lines[1].split(",")])
-        cdf = np.array([float(x) for x in lines[2].split(",")])
-        dg = np.array([[float(x) for x in ln.split(",")] for ln in lines[3:]])
-    except (IndexError, ValueError) as e:
-        raise ValueError(f"lookup table {path}: not in the CrossSim format (title line, bins, CDF, matrix): {e}") \
-            from None
-    if dg.shape != (cdf.size, g.size):
-        raise ValueError(f"lookup table {path}: matrix has shape {dg.shape}: expected (CDF points, bins) = "
-                         f"({cdf.size}, {g.size})")
-    if g.size < 2 or not np.all(np.diff(g) > 0) or not np.all(g > 0):
-        raise ValueError(f"lookup table {path}: conductance bins must be >= 2 increasing values > 0 S")
+    text = read_text(path, "lookup table", "text (CrossSim table) file")
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if len(lines) < 3:
+        raise ValueError(f"lookup table {path}: has {len(lines)} non-empty lines: expected a title line, the "
+                         "conductance bins (S), the CDF points and one matrix row per CDF point (is the file "
+                         "truncated?)")
+    g = _table_numbers(path, *lines[1])
+    cdf = _table_numbers(path, *lines[2])
+    lo, hi = G_RANGE_S
+    if g.size < 2 or not np.all(np.diff(g) > 0) or not (g[0] >= lo and g[-1] <= hi):
+        raise ValueError(f"lookup table {path}: conductance bins (line {lines[1][0]}) must be >= 2 increasing "
+                         f"values in [{lo:g}, {hi:g}] S")
     if cdf.size < 2 or not np.all(np.diff(cdf) >= 0) or cdf[0] < 0 or cdf[-1] > 1:
-        raise ValueError(f"lookup table {path}: CDF points must be non-decreasing in [0, 1]")
-    if not np.all(np.isfinite(dg)) or not np.all(np.diff(dg, axis=0) >= -1e-15):
-        raise ValueError(f"lookup table {path}: every column must be finite and non-decreasing along the CDF")
+        raise ValueError(f"lookup table {path}: CDF points (line {lines[2][0]}) must be >= 2 non-decreasing "
+                         "values in [0, 1]")
+    dg = _table_matrix(path, lines[3:], cdf.size, g.size)
+    if not np.all(np.diff(dg, axis=0) >= -1e-15):
+        raise ValueError(f"lookup table {path}: every column must be non-decreasing along the CDF")
+    span = float(g[-1] - g[0])
+    if np.abs(dg).max() > span:
+        raise ValueError(f"lookup table {path}: a step of {float(np.abs(dg).max()):g} S is larger than the table's "
+                         f"conductance range ({span:g} S): the steps must be in S, like the bins")
     for a in (g, cdf, dg):
         a.setflags(write=False)
     return CrossSimTable(g, cdf, dg)
@@ -254,6 +296,9 @@ class LookupTableDevice(PulsedDevice):
     g_max_s: float = field(default=0.0, init=False)
 
     def __post_init__(self):
+        for n in ("table_up", "table_down"):
+            if isinstance(getattr(self, n), os.PathLike):
+                object.__setattr__(self, n, os.fspath(getattr(self, n)))
         if not isinstance(self.table_up, str):
             raise ValueError(f"table_up={self.table_up!r} is invalid: must be a path (string)")
         if not isinstance(self.table_down, str):

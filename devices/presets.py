@@ -140,6 +140,6 @@ PRESETS = {
 
 def get_preset(name: str) -> PulsedDevice:
     """The preset called ``name`` (see ``PRESETS``)."""
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"device={name!r} is not a known preset: allowed values are {', '.join(PRESETS)}")
     return PRESETS[name]()
