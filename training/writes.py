@@ -17,7 +17,7 @@ pixels) need two phases per slot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +36,6 @@ class WriteStats:
     strength_sum: float = 0.0  # sum of the write strengths of the coincidences (1 each if ideal)
     missed: int = 0  # coincidences below the write threshold
     disturbs: int = 0  # pulses at cells that were not selected (half-select disturb)
-    per_epoch: list = field(default_factory=list)
 
     def add(self, other: "WriteStats"):
         self.coincidences += other.coincidences
