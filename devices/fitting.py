@@ -38,6 +38,7 @@ states; the best model is the one with the lowest BIC.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -45,10 +46,10 @@ import numpy as np
 from scipy import optimize, sparse
 
 from . import _kernels as K
-from .base import PulsedDevice
+from .base import G_RANGE_S, PulsedDevice
 from .linear_step import ConstantStepDevice, SoftBoundsDevice
 from .models import ExpStepDevice, PiecewiseStepDevice, PowStepDevice
-from .traces import Segment, StepTables, Trace, read_trace
+from .traces import Segment, StepTables, Trace, check_pulse_counts, read_trace
 
 FIT_MODELS = ("constant", "softbounds", "expstep", "powstep", "piecewise")
 DEFAULT_G_WINDOW_S = (2e-6, 2e-5)
@@ -196,7 +197,8 @@ class FitReport:
         for f in self.fits:
             if f.model == model:
                 return f
-        raise KeyError(model)
+        raise ValueError(f"model={model!r} is invalid: allowed values are the models of this report "
+                         f"({', '.join(f.model for f in self.fits)})")
 
     def to_w(self, g):
         return (np.asarray(g, dtype=np.float64) - self.g_center) / self.g_scale
@@ -280,7 +282,7 @@ def _context(wsegs, counts_segs, n_nodes, w_floor=-math.inf) -> _Ctx:
     allw = np.concatenate(wsegs)
     lo, hi = np.quantile(allw, [0.005, 0.995])
     if not hi > lo:
-        raise ValueError("trace is constant: nothing to fit")
+        raise ValueError(_constant_message(allw, lo, ""))
     if not (lo < 0 < hi):  # keep 0 inside the range (device bounds must straddle 0)
         mid = 0.5 * (lo + hi)
         lo, hi = lo - mid, hi - mid
@@ -475,9 +477,11 @@ def _fit_starts(dev, w, counts, lengths, mask, x0=None):
     def resid(x):
         return _run(dev, x, counts, lengths)[mask] - data
 
-    S = _sparsity(0, lengths, mask)
-    res = optimize.least_squares(resid, x0, jac_sparsity=S, method="trf", tr_solver="lsmr", max_nfev=50,
-                                 xtol=1e-10, ftol=1e-10)
+    if n_seg == 1:  # scipy's sparse (lsmr) trust region needs >= 2 unknowns
+        sparsity = dict(tr_solver="exact")
+    else:
+        sparsity = dict(jac_sparsity=_sparsity(0, lengths, mask), tr_solver="lsmr")
+    res = optimize.least_squares(resid, x0, method="trf", max_nfev=50, xtol=1e-10, ftol=1e-10, **sparsity)
     out = np.full_like(w, np.nan)
     out[mask] = _run(dev, res.x, counts, lengths)[mask]
     return out, float(res.fun @ res.fun), res.x
@@ -595,20 +599,54 @@ def _fit_one_trace(model, trace, w, counts, lengths, mask, ctx, g_center, g_scal
     )
 
 
+def _constant_message(g, lo, unit) -> str:
+    u = f" {unit}" if unit not in ("", "1") else ""
+    if np.all(g == g[0]):
+        return f"the trace's conductance never changes (every sample is {g[0]:.6g}{u}): nothing to fit"
+    return (f"the trace's conductance never changes in 99 % of its samples (0.5 % and 99.5 % quantiles both "
+            f"{lo:.6g}{u}): nothing to fit")
+
+
 def _coords(trace: Trace):
-    if trace.unit == "1":
-        return 0.0, 1.0
     allg = trace.all_g()
     lo, hi = np.quantile(allg, [0.005, 0.995])
+    if not hi > lo:
+        raise ValueError(f"trace {trace.source!r}: {_constant_message(allg, lo, trace.unit)}")
+    if trace.unit == "1":
+        return 0.0, 1.0
     return float(0.5 * (lo + hi)), float(0.5 * (hi - lo))
+
+
+def check_g_window(value, name: str = "g_window_s") -> tuple[float, float]:
+    """The conductance window (G_MIN_S, G_MAX_S) of a device fitted to a normalised trace: two finite
+    numbers with G_RANGE_S[0] <= G_MIN_S < G_MAX_S <= G_RANGE_S[1] (S)."""
+    lo, hi = G_RANGE_S
+    allowed = f"two finite numbers {lo:g} S <= G_MIN_S < G_MAX_S <= {hi:g} S"
+    shown = list(value) if isinstance(value, tuple) else value
+    try:
+        ok = (not isinstance(value, (str, bytes)) and len(value) == 2
+              and not any(isinstance(x, (bool, str, bytes)) for x in value))
+        g = tuple(float(x) for x in value) if ok else ()
+    except (TypeError, ValueError):
+        ok = False
+    if not (ok and all(math.isfinite(x) for x in g) and lo <= g[0] < g[1] <= hi):
+        raise ValueError(f"{name}={shown!r} is invalid: must be {allowed}")
+    return g
+
+
+def _check_nodes(n_nodes) -> int:
+    if not isinstance(n_nodes, int) or isinstance(n_nodes, bool) or not 2 <= n_nodes <= 64:
+        raise ValueError(f"n_nodes={n_nodes!r} is invalid: must be an integer in [2, 64]")
+    return n_nodes
 
 
 def fit_trace(trace: Trace, models=FIT_MODELS, *, n_nodes: int = 6, g_window_s=DEFAULT_G_WINDOW_S,
               name: str = "fitted") -> FitReport:
     """Fit each of ``models`` to a measured trace; see the module docstring."""
-    models = _check_models(models)
-    if not isinstance(n_nodes, int) or isinstance(n_nodes, bool) or not 2 <= n_nodes <= 64:
-        raise ValueError(f"n_nodes={n_nodes!r} is invalid: must be an integer in [2, 64]")
+    models = check_models(models)
+    n_nodes = _check_nodes(n_nodes)
+    g_window_s = check_g_window(g_window_s)
+    check_pulse_counts(trace)
     g_center, g_scale = _coords(trace)
     w, counts, lengths, mask = _pack(trace.segments, lambda g: (g - g_center) / g_scale)
     w_floor = (0.001 * g_center - g_center) / g_scale if trace.unit == "S" else -math.inf
@@ -619,9 +657,13 @@ def fit_trace(trace: Trace, models=FIT_MODELS, *, n_nodes: int = 6, g_window_s=D
     return FitReport("trace", trace, g_center, g_scale, fits, _best(fits))
 
 
-def _check_models(models):
+def check_models(models) -> list:
+    """The models to fit: "all", a comma-separated string or a list of names from FIT_MODELS."""
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",")] if models != "all" else list(FIT_MODELS)
+    if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+        raise ValueError(f"model={models!r} is invalid: must be a comma-separated string or a list of "
+                         f"{', '.join(FIT_MODELS)}, or all")
     models = list(dict.fromkeys(models))
     for m in models:
         if m not in FIT_MODELS:
@@ -639,13 +681,16 @@ def _best(fits):
 # ------------------------------------------------------------------------------------------------------------
 def fit_tables(tables: StepTables, models=FIT_MODELS, *, n_nodes: int = 6, name: str = "fitted") -> FitReport:
     """Fit each of ``models`` to the mean steps per bin of a pair of CrossSim step tables."""
-    models = _check_models(models)
+    models = check_models(models)
+    n_nodes = _check_nodes(n_nodes)
     gb = tables.up.g_bins_s
     g_center, g_scale = float(0.5 * (gb[0] + gb[-1])), float(0.5 * (gb[-1] - gb[0]))
     wb = (gb - g_center) / g_scale
     mu = tables.up.mean() / g_scale
     md = -tables.down.mean() / g_scale
     y = np.r_[mu, md]
+    if not np.any(y != 0):
+        raise ValueError(f"lookup tables {tables.source}: every mean step is 0 S: nothing to fit")
     sd = np.r_[tables.up.std(), tables.down.std()] / g_scale
     c2c = math.sqrt(float(np.mean(sd**2)) / float(np.mean(y**2)))
     c2c_se = c2c / math.sqrt(2.0 * y.size)
@@ -673,7 +718,11 @@ def fit_tables(tables: StepTables, models=FIT_MODELS, *, n_nodes: int = 6, name:
             if best is None or res.cost < best.cost:
                 best = res
         theta = best.x
-        dev = build(theta)
+        try:
+            dev = build(theta)
+        except ValueError as e:
+            fits.append(ModelFit(model, False, str(e)))
+            continue
         r = best.fun
         n, k = r.size, len(names)
         ssr = float(r @ r)
@@ -708,9 +757,10 @@ def fit_tables(tables: StepTables, models=FIT_MODELS, *, n_nodes: int = 6, name:
 def fit_file(paths, models=FIT_MODELS, *, fmt: str = "auto", read_voltage_v: float = 0.1, n_nodes: int = 6,
              g_window_s=DEFAULT_G_WINDOW_S, name: str | None = None) -> FitReport:
     """Read a trace (or step tables) and fit ``models``; see :func:`xbarsim.devices.traces.read_trace`."""
+    g_window_s = check_g_window(g_window_s)
     data = read_trace(paths, fmt, read_voltage_v)
     if name is None:
-        first = Path(paths if isinstance(paths, (str, Path)) else paths[0])
+        first = Path(paths if isinstance(paths, (str, os.PathLike)) else paths[0])
         name = f"fit-{first.stem if first.is_file() else first.name}"
     if isinstance(data, StepTables):
         return fit_tables(data, models, n_nodes=n_nodes, name=name)

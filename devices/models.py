@@ -207,6 +207,8 @@ def _table_numbers(path, n: int, line: str) -> np.ndarray:
     """The comma-separated finite numbers of line ``n`` of a lookup table."""
     vals = []
     for k, x in enumerate(line.split(","), start=1):
+        if not x.strip():
+            raise ValueError(f"lookup table {path}: line {n}, value {k} is empty (is the file truncated?)")
         try:
             v = float(x)
         except ValueError:

@@ -167,3 +167,36 @@ def test_bad_device_state_and_seeds_are_refused():
         arr.initial_weights(np.nan)
     with pytest.raises(ValueError, match="dw_min='0.01' is invalid"):
         LinearStepDevice(dw_min="0.01")
+
+
+def test_pulse_counts_out_of_range_are_refused_without_overflow():
+    arr = get_preset("ideal").sample((3,), np.random.default_rng(0))
+    w = arr.initial_weights(0.0)
+    for bad, dtype in ((2 ** 63, np.uint64), (2 ** 64 - 1, np.uint64), (-2 ** 63, np.int64), (2 ** 31, np.int64),
+                       (-2 ** 31, np.int64)):
+        with pytest.raises(ValueError, match=rf"^counts contains {bad} pulses: at most 2\*\*31 - 1 per entry"):
+            arr.apply_pulses(w, np.array([0, bad, 0], dtype=dtype), seed=0)
+    edge = arr.apply_pulses(w, np.array([2 ** 31 - 1, -(2 ** 31 - 1), 0], dtype=np.int64), seed=0)
+    np.testing.assert_array_equal(edge, [arr.b_max[0], arr.b_min[1], 0.0])
+    np.testing.assert_array_equal(arr.apply_pulses(w, np.array([3, 0, 1], dtype=np.uint8), seed=0),
+                                  [0.003, 0.0, 0.001])
+
+
+def test_zero_updates_leave_the_weights_unchanged():
+    arr = get_preset("reram-hfo2").sample((2, 3), np.random.default_rng(0))
+    w = arr.initial_weights(0.1)
+    out = arr.apply_pulses(w, np.zeros((0, 2, 3), dtype=np.int64), seed=0)
+    np.testing.assert_array_equal(out, w)
+    assert out is not w
+    out = arr.apply_weighted_pulses(w, np.zeros((0, 2, 3), dtype=np.int8), np.zeros((0, 2, 3)), seed=0)
+    np.testing.assert_array_equal(out, w)
+
+
+def test_sample_needs_a_generator_and_presets_a_name():
+    with pytest.raises(ValueError, match=r"^rng=None is invalid: must be a numpy random Generator"):
+        get_preset("ideal").sample((2, 2), None)
+    with pytest.raises(ValueError, match=r"^rng=0 is invalid: must be a numpy random Generator"):
+        get_preset("ideal").sample((2, 2), 0)
+    for bad in (["x"], None, 3):
+        with pytest.raises(ValueError, match=r"^device=.* is not a known preset: allowed values are reram-hfo2"):
+            get_preset(bad)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -381,6 +383,11 @@ def test_load_device_errors_are_one_line(tmp_path):
     (PiecewiseStepDevice, dict(piecewise_up=(1.0, 1.0, 1.0)), r"piecewise_down has 2 nodes"),
     (LookupTableDevice, dict(table_up="nowhere.txt"), r"lookup table 'nowhere.txt' does not exist"),
     (PCMDevice, dict(reset=-0.1), r"reset=-0.1 is invalid"),
+    (SoftBoundsDevice, dict(g_max_s=1e5), r"^g_max_s=100000.0 is invalid: must be in \[1e-15, 1000\] S"),
+    (SoftBoundsDevice, dict(g_min_s=1e-20), r"^g_min_s=1e-20 is invalid: must be in \[1e-15, 1000\] S"),
+    (PiecewiseStepDevice, dict(piecewise_up=(0.0, 0.0, 0.0), piecewise_down=(1.0, 0.0, 0.0)),
+     r"^piecewise_up=\(0.0, 0.0, 0.0\) is invalid: at least one step must be > 0"),
+    (PiecewiseStepDevice, dict(piecewise_down=(0.0, 0.0)), r"^piecewise_down=\(0.0, 0.0\) is invalid: at least one"),
 ])
 def test_bad_parameters_give_one_line_errors(cls, kw, msg):
     with pytest.raises(ValueError, match=msg) as e:
@@ -393,3 +400,55 @@ def test_every_model_is_registered():
                            "pcm"}
     for name, cls in MODELS.items():
         assert cls.model == name
+
+
+def test_load_device_paths_directories_binary_files_and_conductance_range(tmp_path):
+    p = tmp_path / "d.toml"
+    save_device(get_preset("reram-hfo2"), p)
+    assert load_device(p) == get_preset("reram-hfo2")  # a pathlib.Path
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"^device file '.*dir.toml' is a directory: expected a .toml file$"):
+        load_device(str(folder))
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ValueError, match=r"bin.toml' is not a text \(TOML\) file: byte 0x80 at offset 0"):
+        load_device(binary)
+    for key, value in (("g_max_s", "1e5"), ("g_min_s", "1e-20")):
+        bad = tmp_path / f"{key}.toml"
+        bad.write_text(f'[device]\nmodel = "softbounds"\n{key} = {value}\n')
+        with pytest.raises(ValueError, match=rf"{key}.toml': {key}=\S+ is invalid: must be in \[1e-15, 1000\] S"):
+            load_device(bad)
+
+
+def _set_value(line, j, x):
+    cells = line.split(",")
+    cells[j] = x
+    return ",".join(cells)
+
+
+def _table_lines():
+    return [ln for ln in Path(ENODE_UP).read_text().splitlines() if ln.strip()]
+
+
+@pytest.mark.parametrize("cut, msg", [
+    (lambda ls: ls[:2], r"has 2 non-empty lines: expected a title line, the conductance bins \(S\), the CDF"),
+    (lambda ls: ls[:40], r"the matrix has 37 rows: expected 122, one per CDF point .*is the file truncated\?"),
+    (lambda ls: ls[:40] + [ls[40][:45]], r"line 41 has 2 values: expected 48, one per conductance bin"),
+    (lambda ls: ls[:40] + [ls[40][:50]], r"line 41, value 3 is empty \(is the file truncated\?\)"),
+    (lambda ls: ls[:5] + [_set_value(ls[5], 3, "abc")] + ls[6:], r"line 6, value 4: 'abc' is not a number"),
+    (lambda ls: ls[:5] + [_set_value(ls[5], 3, "nan")] + ls[6:], r"line 6, value 4: 'nan' is not a finite number"),
+    (lambda ls: [ls[0], ls[1].replace(ls[1].split(",")[0], "1e300", 1)] + ls[2:],
+     r"conductance bins \(line 2\) must be >= 2 increasing values in \[1e-15, 1000\] S"),
+    (lambda ls: ls[:3] + [",".join(repr(float(x) * (1e300 if j == 5 else 1)) for j, x in enumerate(ln.split(",")))
+                          for ln in ls[3:]],
+     r"a step of 9e\+294 S is larger than the table's conductance range \(0.00068056 S\)"),
+])
+def test_bad_lookup_tables_name_the_file_and_line(tmp_path, cut, msg):
+    p = tmp_path / "dG_increasing.txt"
+    p.write_text("\n".join(cut(_table_lines())) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy or scipy warning leaks
+        with pytest.raises(ValueError, match=rf"^lookup table .*dG_increasing.txt: {msg}") as e:
+            read_crosssim_table(p)
+    assert "\n" not in str(e.value)

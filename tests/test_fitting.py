@@ -4,6 +4,7 @@ trace readers, the dataset, PNG and TOML outputs, and the ``xbarsim devices`` su
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,3 +241,205 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert device_cli.main(["devices", "fit", GONG, "--out", str(tmp_path / "no" / "x.nc")]) == 2
     assert "--out" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# bad input: one-line errors that name the file and line (or the parameter), nothing dropped or misread
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _ramps(tmp_path, set_text=None):
+    d = tmp_path / "ramps"
+    d.mkdir(parents=True)
+    (d / "set.csv").write_text(set_text or "rmp1,rmp2\n1e-4,2e-4\n2e-4,3e-4\n3e-4,4e-4\n3.5e-4,\n")
+    (d / "reset.csv").write_text("rmp1\n4e-4\n3e-4\n2e-4\n")
+    return d
+
+
+def test_integer_first_column_is_detected_as_plain_in_any_order(tmp_path):
+    p = _write(tmp_path, "t.csv", "3,1e-6\n2,2e-6\n1,3e-6\n5,3e-6\n")
+    with pytest.raises(ValueError, match=r"t.csv': pulse numbers decrease at data row 2: they must be non-decr"):
+        read_trace(p)
+    q = _write(tmp_path, "u.csv", "0,1e-6\n2,2e-6\n3,3e-6\n5,3e-6\n")
+    assert read_trace(q).fmt == "plain"
+    a = _write(tmp_path, "a.csv", "0,0.9\n0.25,0.5\n0.5,0.25\n1.0,0.0\n")  # an integer or two: still aihwkit
+    assert read_trace(a).fmt == "aihwkit"
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("0.1,0.9\nnan,0.5\n0.3,0.4\n0.4,0.3\n", r"line 2, column 1: 'nan' is not a finite number"),
+    ("0.1,0.9\nabc,0.5\n0.3,0.4\n0.4,0.3\n", r"line 2, column 1: 'abc' is not a finite number"),
+    ("0.1,0.9\n0.2,inf\n0.3,0.4\n0.4,0.3\n", r"line 2, column 2: 'inf' is not a finite number"),
+    ("0.1,0.9\n0.2\n0.3,0.4\n0.4,0.3\n", r"line 2 has 1 column: expected 2"),
+    ("0.1,0.9\n0.2,0.8,0.7\n0.3,0.4\n0.4,0.3\n", r"line 2 has 3 columns: expected 2"),
+    ("0.1,0.9\n0.2,\n0.3,0.4\n0.4,0.3\n", r"line 3, column 2: '0.4' follows the empty cell of line 2"),
+])
+def test_aihwkit_bad_cells_are_errors_that_name_the_line(tmp_path, text, msg):
+    p = _write(tmp_path, "a.csv", text)
+    with pytest.raises(ValueError, match=rf"^trace '.*a.csv': {msg}") as e:
+        read_trace(p, "aihwkit")
+    assert "\n" not in str(e.value)
+
+
+def test_aihwkit_columns_may_end_early(tmp_path):
+    p = _write(tmp_path, "a.csv", "0.1,0.9\n0.2,0.8\n0.3,0.7\n0.4,\n")
+    t = read_trace(p, "aihwkit")
+    assert [s.g.size for s in t.segments] == [4, 3]
+
+
+def test_crosssim_bad_cells_and_the_same_file_twice_are_refused(tmp_path):
+    d = _ramps(tmp_path)
+    t = read_trace(d)
+    assert [s.g.size for s in t.segments] == [4, 3, 3]  # set 1, reset 1, set 2 (ramps end at an empty cell)
+    (d / "set.csv").write_text("rmp1,rmp2\n1e-4,2e-4\nnan,3e-4\n3e-4,4e-4\n")
+    with pytest.raises(ValueError, match=r"set.csv': line 3, column 1: 'nan' is not a finite number"):
+        read_trace(d)
+    (d / "set.csv").write_text("rmp1\n1e-4\n\n2e-4\n3e-4\n")  # a blank line ends nothing: it is skipped
+    assert read_trace(d).segments[0].g.size == 3
+    (d / "set.csv").write_text("rmp1,rmp2\n1e-4,2e-4\n,3e-4\n3e-4,4e-4\n")
+    with pytest.raises(ValueError, match=r"line 4, column 1: '3e-4' follows the empty cell of line 3"):
+        read_trace(d)
+    (d / "set.csv").write_text("rmp1\n1e-4\n2e-4\n3e-4,5e-4\n")
+    with pytest.raises(ValueError, match=r"line 4 has 2 cells: the header has 1 columns"):
+        read_trace(d)
+    (d / "set.csv").write_text("rmp1,rmp2\n1e-4,2e-4\n2e-4,\n3e-4,\n")
+    with pytest.raises(ValueError, match=r"column 2 \('rmp2'\) has 1 readings: a ramp needs >= 3"):
+        read_trace(d)
+    s = str(d / "set.csv")
+    _ramps(tmp_path / "x")
+    for pair in ([s, s], [s, str(tmp_path / "ramps" / "." / "set.csv")]):
+        with pytest.raises(ValueError, match="are the same file: give the two files of a pair"):
+            read_trace(pair)
+    with pytest.raises(ValueError, match="are both set.csv: a crosssim trace needs set.csv and reset.csv"):
+        read_trace([s, str(tmp_path / "x" / "ramps" / "set.csv")])
+    with pytest.raises(ValueError, match="are the same file"):
+        read_trace([f"{ENODE}/dG_increasing.txt", f"{ENODE}/dG_increasing.txt"])
+
+
+def test_cli_refuses_a_bad_g_window_up_front(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr(F, "fit_file", lambda *a, **k: called.append(1))
+    for window in (["1e-6", "inf"], ["nan", "1e-5"], ["0", "1e-5"], ["1e-6", "1e4"], ["1e-20", "1e-5"]):
+        assert device_cli.main(["devices", "fit", GONG, "--g-window", *window]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "g_window=[" in err and "<= 1000 S" in err
+    assert not called
+    with pytest.raises(ValueError, match=r"g_window_s=\[1e-06, inf\] is invalid: must be two finite numbers"):
+        F.fit_trace(read_trace(GONG), ["constant"], g_window_s=(1e-6, math.inf))
+
+
+@pytest.mark.parametrize("toml", [False, True])
+def test_cli_exits_2_when_no_model_fitted(tmp_path, capsys, monkeypatch, toml):
+    monkeypatch.setattr(F, "_fit_one_trace", lambda model, *a: F.ModelFit(model, False, "it did not converge"))
+    extra = ["--toml", str(tmp_path / "d.toml")] if toml else []
+    assert device_cli.main(["devices", "fit", GONG, "--model", "constant,softbounds", *extra]) == 2
+    cap = capsys.readouterr()
+    assert "[constant] failed: it did not converge" in cap.out
+    assert cap.err.count("\n") == 1 and "no model was fitted successfully (constant: it did not converge" in cap.err
+    assert not list(tmp_path.iterdir())
+
+
+def test_plain_trace_pulse_gaps_are_limited(tmp_path):
+    p = _write(tmp_path, "g.csv", "5,1e-6\n1000000000000,2e-6\n1000000000001,3e-6\n1000000000002,1e-6\n")
+    with pytest.raises(ValueError, match=r"g.csv': data row 2: 999999999995 pulses since the previous row: at "
+                                         r"most 1000000 pulses between two readings"):
+        read_trace(p)
+    rows = "".join(f"{i * 10 ** 6},{1e-6 * (1 + i % 2)}\n" for i in range(12))
+    with pytest.raises(ValueError, match=r"has 11000000 pulses from the first row to the last: at most 10000000"):
+        read_trace(_write(tmp_path, "h.csv", rows))
+    with pytest.raises(ValueError, match=r"data row 2: pulse number '1e300' is invalid: pulse numbers must be "
+                                         r"integers"):
+        read_trace(_write(tmp_path, "i.csv", "0,1e-6\n1e300,2e-6\n1e300,3e-6\n"), "plain")
+    # traces built in Python are held to the same limits
+    from xbarsim.devices.traces import Segment, Trace
+
+    big = Trace((Segment(np.array([1e-6, 2e-6, 3e-6]), np.array([10 ** 9, 1]), "up"),), "S", "plain", "x")
+    with pytest.raises(ValueError, match=r"up: 1000000000 pulses between two readings: at most 1000000"):
+        F.fit_trace(big, ["constant"])
+
+
+def test_a_trace_of_one_segment_fits():
+    """scipy's sparse trust region fails on one unknown (the start of a single segment)."""
+    from xbarsim.devices.traces import Segment, Trace
+
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        g = 1e-6 * (1 + rng.random(6))
+        rep = F.fit_trace(Trace((Segment(g, np.ones(5, dtype=np.int64), "up"),), "S", "plain", "x"),
+                          ["constant", "softbounds"])
+        assert len(rep.fits) == 2
+
+
+@pytest.mark.parametrize("fmt, text", [("plain", "".join(f"{i},1e-6\n" for i in range(1, 7))),
+                                       ("aihwkit", "0.5,0.5\n0.5,0.5\n0.5,0.5\n")])
+def test_a_constant_trace_is_a_clear_error(tmp_path, fmt, text):
+    p = _write(tmp_path, "flat.csv", text)
+    with pytest.raises(ValueError, match=r"flat.csv': the trace's conductance never changes \(every sample is "
+                                         r"(1e-06 S|0.5)\): nothing to fit"):
+        F.fit_file(p, ["constant"])
+
+
+def test_read_voltage_has_a_sane_range(tmp_path, capsys):
+    for v in (1e-300, 0.0, 1e3, math.nan):
+        with pytest.raises(ValueError, match=rf"read_voltage_v={v!r} is invalid: must be in \[1e-06, 100\] V"):
+            read_trace(CROSSSIM, read_voltage_v=v)
+    assert device_cli.main(["devices", "fit", CROSSSIM, "--read-voltage", "1e-300"]) == 2
+    assert "--read-voltage=1e-300 is invalid: must be in [1e-06, 100] V" in capsys.readouterr().err
+    d = _ramps(tmp_path, "rmp1\n1e-4\n2e-4\n20\n")  # 20 A at 1e-3 V: 2e4 S
+    with pytest.raises(ValueError, match=r"column 1: read current 20 A at 0.001 V is 20000 S: at most 1000 S"):
+        read_trace(d, read_voltage_v=1e-3)
+
+
+def test_toml_model_must_be_a_fitted_model(tmp_path, capsys, monkeypatch):
+    toml = str(tmp_path / "d.toml")
+    assert device_cli.main(["devices", "fit", ENODE, "--model", "constant", "--toml", toml,
+                            "--toml-model", "foo"]) == 2
+    err = capsys.readouterr().err
+    assert "--toml-model='foo' is invalid: allowed values are the models to fit (--model): constant" in err
+    assert device_cli.main(["devices", "fit", ENODE, "--model", "constant", "--toml-model", "constant"]) == 2
+    assert "--toml-model='constant' is given without --toml" in capsys.readouterr().err
+    real = F._fit_one_trace
+
+    def fail_softbounds(model, *a):
+        return F.ModelFit(model, False, "no luck") if model == "softbounds" else real(model, *a)
+
+    monkeypatch.setattr(F, "_fit_one_trace", fail_softbounds)
+    assert device_cli.main(["devices", "fit", GONG, "--model", "constant,softbounds", "--toml", toml,
+                            "--toml-model", "softbounds"]) == 2
+    err = capsys.readouterr().err
+    assert ("--toml-model='softbounds' is invalid: that model failed to fit (no luck); allowed values are the "
+            "fitted models: constant") in err
+    assert not list(tmp_path.iterdir())
+    rep = F.fit_file(ENODE, ["constant"])
+    with pytest.raises(ValueError, match=r"model='foo' is invalid: allowed values are the models of this report "
+                                         r"\(constant\)"):
+        R.device_toml(rep, "foo")
+
+
+def test_binary_files_are_not_text(tmp_path, capsys):
+    junk = bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8))
+    (tmp_path / "t.csv").write_bytes(junk)
+    with pytest.raises(ValueError, match=r"^trace '.*t.csv' is not a text CSV: byte 0x.. at offset \d+"):
+        read_trace(tmp_path / "t.csv")
+    (tmp_path / "n.csv").write_bytes(b"0,1e-6\n1,2e-6\x00\n2,3e-6\n")
+    with pytest.raises(ValueError, match=r"n.csv' is not a text CSV: it contains NUL bytes"):
+        read_trace(tmp_path / "n.csv", "plain")
+    d = tmp_path / "lut"
+    d.mkdir(parents=True)
+    (d / "dG_increasing.txt").write_text(Path(f"{ENODE}/dG_increasing.txt").read_text())
+    (d / "dG_decreasing.txt").write_bytes(junk)
+    assert device_cli.main(["devices", "fit", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dG_decreasing.txt' is not a text (CrossSim table) file" in err
+
+
+def test_step_tables_with_different_bins_are_refused(tmp_path):
+    lines = Path(f"{ENODE}/dG_decreasing.txt").read_text().splitlines()
+    bins = lines[1].split(",")
+    bins[-1] = "0.00099"
+    (tmp_path / "dG_decreasing.txt").write_text("\n".join([lines[0], ",".join(bins)] + lines[2:]) + "\n")
+    with pytest.raises(ValueError, match="its conductance bins differ from those of"):
+        read_trace([f"{ENODE}/dG_increasing.txt", str(tmp_path / "dG_decreasing.txt")])

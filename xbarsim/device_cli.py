@@ -82,24 +82,48 @@ def list_presets(out=None) -> None:
           "of the mean steps; w*, G*: symmetry point", file=out)
 
 
+def _check_toml_model(args, models) -> None:
+    """--toml-model, before the fit: one of the models to fit, and only with --toml."""
+    if args.toml_model is None:
+        return
+    if args.toml is None:
+        raise ValueError(f"--toml-model={args.toml_model!r} is given without --toml: nothing would be written")
+    if args.toml_model not in models:
+        raise ValueError(f"--toml-model={args.toml_model!r} is invalid: allowed values are the models to fit "
+                         f"(--model): {', '.join(models)}")
+
+
+def _check_fitted(report, toml_model) -> None:
+    """After the fit: at least one model fitted, and --toml-model among those that did."""
+    ok = [f.model for f in report.fits if f.device is not None]
+    if not ok:
+        failed = "; ".join(f"{f.model}: {f.message}" for f in report.fits)
+        raise ValueError(f"no model was fitted successfully ({failed})")
+    if toml_model is not None and toml_model not in ok:
+        msg = report.fit(toml_model).message
+        raise ValueError(f"--toml-model={toml_model!r} is invalid: that model failed to fit ({msg}); allowed "
+                         f"values are the fitted models: {', '.join(ok)}")
+
+
 def fit_command(args, out=None) -> None:
     out = sys.stdout if out is None else out
     from xbarsim.devices import fit_report, fitting
+    from xbarsim.devices.traces import check_read_voltage
 
-    g_window = tuple(args.g_window) if args.g_window else fitting.DEFAULT_G_WINDOW_S
-    if not (g_window[0] > 0 and g_window[1] > g_window[0]):
-        raise ValueError(f"g_window={list(g_window)!r} is invalid: must be 0 < G_MIN_S < G_MAX_S")
-    if not (np.isfinite(args.read_voltage) and args.read_voltage > 0):
-        raise ValueError(f"read_voltage={args.read_voltage!r} is invalid: must be a finite number > 0 V")
+    g_window = fitting.check_g_window(args.g_window if args.g_window else fitting.DEFAULT_G_WINDOW_S, "g_window")
+    check_read_voltage(args.read_voltage, "--read-voltage")
+    models = fitting.check_models(args.model)
+    _check_toml_model(args, models)
     from xbarsim.export import check_output_path
 
     for opt in ("out", "toml", "png"):
         if getattr(args, opt) is not None:
             check_output_path(getattr(args, opt), f"--{opt}")
     paths = args.trace[0] if len(args.trace) == 1 else args.trace
-    report = fitting.fit_file(paths, args.model, fmt=args.format, read_voltage_v=args.read_voltage,
+    report = fitting.fit_file(paths, models, fmt=args.format, read_voltage_v=args.read_voltage,
                               n_nodes=args.nodes, g_window_s=g_window, name=args.name)
     print(fit_report.summary(report), file=out)
+    _check_fitted(report, args.toml_model)
     if args.toml:
         from xbarsim.devices.io import write_text_atomic
 
