@@ -65,7 +65,7 @@ def read_bias(xbar: Crossbar, rows, cols, scheme: str, v_read_v: float | None = 
     0 V behind r_sense; unselected lines as ``scheme`` says (driven behind r_driver).
     """
     V.choice("scheme", scheme, SCHEMES)
-    v = xbar.v_read_v if v_read_v is None else V.finite("v_read_v", v_read_v, "V")
+    v = xbar.v_read_v if v_read_v is None else V.in_range("v_read_v", v_read_v, -V_MAX_V, V_MAX_V, "V")
     sr, sc = _mask("rows", rows, xbar.rows), _mask("cols", cols, xbar.cols)
     if not (sr.any() and sc.any()):
         raise ValueError("rows and cols must each select at least one line")
@@ -89,8 +89,14 @@ def write_voltages(rows, cols, polarity, scheme: str, v_write_v: float):
     """
     V.choice("scheme", scheme, WRITE_SCHEMES)
     v = V.positive("v_write_v", v_write_v, "V", 0.0, V_MAX_V)
-    rows, cols = np.asarray(rows, dtype=bool), np.asarray(cols, dtype=bool)
-    p = np.asarray(polarity, dtype=np.float64)[:, None]
+    rows, cols, p = np.asarray(rows), np.asarray(cols), np.asarray(polarity)
+    for name, a in (("rows", rows), ("cols", cols)):
+        if a.dtype != bool or a.ndim != 2:
+            raise ValueError(f"{name} has shape {a.shape} and dtype {a.dtype}: expected (slots, lines) booleans")
+    if not (p.shape == (rows.shape[0],) == (cols.shape[0],)) or not np.all(np.isin(p, (-1, 1))):
+        raise ValueError(f"polarity must be one +1 or -1 per slot: got shape {p.shape} for {rows.shape[0]} row and "
+                         f"{cols.shape[0]} column slots")
+    p = p.astype(np.float64)[:, None]
     if scheme == "v2":
         return np.where(rows, p * v / 2, 0.0), np.where(cols, -p * v / 2, 0.0)
     return np.where(rows, p * v, p * v / 3), np.where(cols, 0.0, p * 2 * v / 3)

@@ -110,16 +110,25 @@ class PulsedDevice:
         if not self.g_max_s > self.g_min_s:
             raise ValueError(f"g_max_s={self.g_max_s!r} is invalid: must exceed g_min_s={self.g_min_s!r} S")
         V.choice("iv_model", self.iv_model, IV_MODELS)
-        put("iv_v0_v", V.positive("iv_v0_v", self.iv_v0_v, "V"))
-        put("iv_k2_per_v", V.finite("iv_k2_per_v", self.iv_k2_per_v, "1/V"))
-        put("iv_k3_per_v2", V.finite("iv_k3_per_v2", self.iv_k3_per_v2, "1/V^2"))
+        # the ranges of the circuit's cells (xbarsim.circuits.cells), checked here where the value enters
+        put("iv_v0_v", V.positive("iv_v0_v", self.iv_v0_v, "V", 1e-3, 10.0))
+        put("iv_k2_per_v", V.in_range("iv_k2_per_v", self.iv_k2_per_v, -1e3, 1e3, "1/V"))
+        put("iv_k3_per_v2", V.in_range("iv_k3_per_v2", self.iv_k3_per_v2, 0.0, 1e3, "1/V^2"))
+        if self.iv_k2_per_v != 0 and not self.iv_k2_per_v ** 2 < 3 * self.iv_k3_per_v2:
+            raise ValueError(f"iv_k2_per_v={self.iv_k2_per_v!r} with iv_k3_per_v2={self.iv_k3_per_v2!r} is invalid: "
+                             "the read I-V must increase at every voltage, which needs iv_k2_per_v**2 < 3 * "
+                             "iv_k3_per_v2")
         V.choice("write_path", self.write_path, WRITE_PATHS)
-        put("v_write_v", V.positive("v_write_v", self.v_write_v, "V", 0.0, 100.0))
-        put("v_th_v", V.positive("v_th_v", self.v_th_v, "V", 0.0, 100.0))
+        put("v_write_v", V.positive("v_write_v", self.v_write_v, "V", 0.0, 10.0))
+        put("v_th_v", V.positive("v_th_v", self.v_th_v, "V", 0.0, 10.0))
         if not self.v_th_v < self.v_write_v:
             raise ValueError(f"v_th_v={self.v_th_v!r} is invalid: the write threshold must be below "
                              f"v_write_v={self.v_write_v!r} V")
-        put("v_kin_v", V.positive("v_kin_v", self.v_kin_v, "V", 1e-4, 100.0))
+        put("v_kin_v", V.positive("v_kin_v", self.v_kin_v, "V", 1e-3, 10.0))
+        if (self.v_write_v - self.v_th_v) / self.v_kin_v > 100:
+            raise ValueError(f"v_kin_v={self.v_kin_v!r} is invalid: (v_write_v - v_th_v) / v_kin_v = "
+                             f"{(self.v_write_v - self.v_th_v) / self.v_kin_v:.4g} must be <= 100 (a strength ratio "
+                             "of e^100 between v_th and v_write already covers any device)")
         for n in ("name", "citation"):
             if not isinstance(getattr(self, n), str):
                 raise ValueError(f"{n}={getattr(self, n)!r} is invalid: must be a string")

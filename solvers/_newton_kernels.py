@@ -59,6 +59,8 @@ def newton_one(g, law, p, kind, q_rows, gwr, gwc, gtr, gtc, vtr, vtc, x, rtol, v
     lin_its = 0
     step = np.inf
     for it in range(max_newton + 1):
+        if not (np.isfinite(ff) and np.isfinite(ii)):
+            break  # currents beyond float64: no answer here (the caller limits voltages so this stays rare)
         if ff == 0.0:
             return it, lin_its, 0.0, OK, 0
         if (ff <= rtol * rtol * ii or ff <= floor2 * L.dot(x, x)) and step <= vtol:
@@ -90,7 +92,7 @@ def newton_one(g, law, p, kind, q_rows, gwr, gwc, gtr, gtc, vtr, vtc, x, rtol, v
                     for j in range(n):
                         xt[q, i, j] = x[q, i, j] + lam * dx[q, i, j]
             fft, iit = residual(g, law, p, kind, q_rows, gwr, gwc, gtr, gtc, vtr, vtc, xt, ft, tmp)
-            if L.dot(ft, dx) <= 0.0 or fft <= ff:
+            if np.isfinite(fft) and (L.dot(ft, dx) <= 0.0 or fft <= ff):
                 accepted = True
                 break
             lam *= 0.5
@@ -111,7 +113,7 @@ def newton_one(g, law, p, kind, q_rows, gwr, gwc, gtr, gtc, vtr, vtc, x, rtol, v
                 if abs(f[q, i, j]) > big:
                     big = abs(f[q, i, j])
                     worst = (q * m + i) * n + j
-    res = np.sqrt(ff / ii) if ii > 0.0 else np.inf
+    res = np.sqrt(ff / ii) if ii > 0.0 and np.isfinite(ff) else np.inf
     return it, lin_its, res, MAXITER if it == max_newton else STALLED, worst
 
 

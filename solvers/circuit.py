@@ -19,7 +19,7 @@ def solve_circuit(xbar: Crossbar, g, v_rows, v_cols, **kw) -> CrossbarSolution:
     unless left at their defaults)."""
     if is_linear(xbar.cell):
         extra = {k: v for k, v in kw.items() if k in NONLINEAR_ONLY}
-        if any(v is not None for k, v in extra.items() if k != "max_newton"):
+        if any(v is not None for v in extra.values()):
             raise ValueError(f"{', '.join(extra)} apply to nonlinear cells only; xbar.cell={xbar.cell.name!r}")
         return solve(xbar, g, v_rows, v_cols, **{k: v for k, v in kw.items() if k not in extra})
     return solve_nonlinear(xbar, g, v_rows, v_cols, **kw)

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from xbarsim.circuits import Crossbar
+from xbarsim.circuits.cells import TransistorCell
 from xbarsim.devices import _validate as V
 
 from . import _newton_kernels as NK
@@ -23,7 +24,8 @@ from .cellmodel import cell_codes, cell_response, check_word_lines, voltage_scal
 from .linear import DEFAULT_RTOL, check_conductance, line_solve
 from .solution import CrossbarSolution, NonConvergence, Terminals
 
-DEFAULT_MAX_NEWTON = 100
+DEFAULT_MAX_NEWTON = 200
+SPAN_PER_SCALE = 40.0  # largest terminal-voltage span in units of the cell's nonlinearity voltage
 
 
 def solve_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", rtol: float = DEFAULT_RTOL,
@@ -44,6 +46,8 @@ def solve_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", 
     """
     g = check_conductance(xbar, g)
     t = Terminals.build(xbar, v_rows, v_cols, driven, r_rows_ohm, r_cols_ohm)
+    if word_lines is not None and not isinstance(xbar.cell, TransistorCell):
+        raise ValueError(f"word_lines apply to 1T1R cells only; xbar.cell={xbar.cell.name!r}")
     wl = check_word_lines(xbar, word_lines)
     rtol = V.in_range("rtol", rtol, 1e-15, 1e-2)
     max_newton = V.positive_int("max_newton", max_newton)
@@ -51,12 +55,17 @@ def solve_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", 
     maxiter = 20 * (m + n) + 200 if maxiter is None else V.positive_int("maxiter", maxiter)
     nb_ = t.v_rows.shape[0]
     span = float(np.ptp(np.concatenate([t.v_rows, t.v_cols], axis=1))) or 1.0
+    scale = voltage_scale(xbar)
+    if span > SPAN_PER_SCALE * scale:
+        raise ValueError(f"terminal voltages spanning {span:.4g} V are invalid for xbar.cell={xbar.cell!r}: its I-V "
+                         f"bends over {scale:g} V, and beyond {SPAN_PER_SCALE * scale:.4g} V "
+                         f"({SPAN_PER_SCALE:g} x that) its currents leave any device's range (and float64's)")
     vtol_v = np.sqrt(rtol) * span if vtol_v is None else V.positive("vtol_v", vtol_v, "V")
-    dv_max_v = 4.0 * voltage_scale(xbar) if dv_max_v is None else V.positive("dv_max_v", dv_max_v, "V")
+    dv_max_v = 4.0 * scale if dv_max_v is None else V.positive("dv_max_v", dv_max_v, "V")
     law, p, kind, q_rows = cell_codes(xbar, wl)
     if x0 is not None:
-        if not isinstance(x0, CrossbarSolution) or x0.dev.shape != (nb_, 2, m, n):
-            raise ValueError(f"x0 must be a CrossbarSolution of this circuit with batch {nb_}")
+        if not isinstance(x0, CrossbarSolution) or x0.dev.shape != (nb_, 2, m, n) or not np.isfinite(x0.dev).all():
+            raise ValueError(f"x0 must be a finite CrossbarSolution of this circuit with batch {nb_}")
         x = x0.dev + 0.0
     else:
         _, g0, _ = cell_response(xbar, g, np.zeros((1, m, n)), wl)
@@ -76,8 +85,9 @@ def solve_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", 
         k = int(bad[np.argmax(res[bad])])
         plane, rest = divmod(int(worst[k]), m * n)
         node = (k, "row" if plane == 0 else "col", *divmod(rest, n))
-        why = (f"after max_newton={max_newton} Newton iterations" if status[k] == NK.MAXITER else
-               f"after {its[k]} Newton iterations: the line search found no decrease")
+        why = (f"after max_newton={max_newton} Newton iterations (a larger max_newton may get there)"
+               if status[k] == NK.MAXITER else
+               f"after {its[k]} Newton iterations: no step decreases the residual")
         raise NonConvergence(
             f"nonlinear crossbar solve did not converge: relative KCL residual {res[k]:.3e} > rtol={rtol:.1e} "
             f"{why} (batch column {k}, worst node: {node[1]}-wire node ({node[2]}, {node[3]}))",

@@ -49,6 +49,8 @@ class Terminals:
         if v_rows.shape[0] != v_cols.shape[0]:
             raise ValueError(
                 f"v_rows has batch {v_rows.shape[0]} but v_cols has batch {v_cols.shape[0]}: they must agree")
+        if v_rows.shape[0] == 0:
+            raise ValueError("v_rows and v_cols have batch 0: at least one input vector is needed")
         r_rows, r_cols = ((xbar.r_driver_ohm, xbar.r_sense_ohm) if driven == "rows"
                           else (xbar.r_sense_ohm, xbar.r_driver_ohm))
         g_rows = _line_conductance("r_rows_ohm", r_rows if r_rows_ohm is None else r_rows_ohm, m)
@@ -98,7 +100,8 @@ class CrossbarSolution:
     terminals: Terminals
     dev: np.ndarray
     iterations: np.ndarray  # (B,) conjugate-gradient iterations (linear cells) or Newton iterations
-    rel_residual: np.ndarray  # (B,) final ||KCL residual|| / ||cell currents||
+    rel_residual: np.ndarray  # (B,) final ||KCL residual|| / ||cell currents|| (above rtol only where the solve was
+    #                           accepted at the float64 rounding floor: almost no current flows, e.g. all rows float)
     word_lines: np.ndarray | None = None  # (M,) 1T1R word lines (None: all on)
     linear_iterations: np.ndarray | None = None  # (B,) conjugate-gradient iterations of all Newton steps
 

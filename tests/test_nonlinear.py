@@ -89,7 +89,8 @@ def test_warm_start_gives_the_same_answer_in_fewer_iterations(rng):
 def test_nonconvergence_carries_its_diagnostics(rng):
     xb, g, vr, vc = circuit(rng, 16, 16, CELLS["sinh"], v=3.0)
     with pytest.raises(NonConvergence, match=r"did not converge: relative KCL residual .* after max_newton=1 "
-                                             r"Newton iterations \(batch column \d, worst node: (row|col)-wire") as e:
+                                             r"Newton iterations \(a larger max_newton may get there\) "
+                                             r"\(batch column \d, worst node: (row|col)-wire") as e:
         solve_nonlinear(xb, g, vr, vc, max_newton=1)
     k, plane, i, j = e.value.worst_node
     assert e.value.iterations == 1 and e.value.residual > 1e-10
@@ -178,3 +179,30 @@ def test_read_margin_collapses_for_floating_lines_and_selectors_recover_it():
     assert float(m.sel(cell="1s1r", scheme="v3", size=128)) > 5 * floating[-1]
     assert float(m.sel(cell="1t1r", scheme="floating", size=128)) > 0.8  # the access transistor blocks sneaks
     assert ds.read_margin.attrs["units"] == "1" and ds.sneak_current_a.attrs["units"] == "A"
+
+
+def test_voltages_beyond_the_cells_range_are_refused_not_overflowed():
+    """At 100 V a sinh cell's current overflows float64; the solver refuses such spans instead of returning
+    NaN as success, and at the largest allowed span it converges and satisfies KCL."""
+    xb = Crossbar(8, 6, cell="sinh")
+    g = np.full((8, 6), 1e-5)
+    with pytest.raises(ValueError, match=r"terminal voltages spanning 100 V are invalid .* beyond 10 V"):
+        solve_nonlinear(xb, g, np.full((1, 8), 100.0), np.zeros((1, 6)))
+    s = solve_nonlinear(xb, g, np.full((1, 8), 9.9), np.zeros((1, 6)))
+    assert np.isfinite(s.rel_residual).all() and kcl_residual(xb, g, s).max() <= 1e-9
+    with pytest.raises(ValueError, match="batch 0"):
+        solve_nonlinear(xb, g, np.zeros((0, 8)), np.zeros((0, 6)))
+    with pytest.raises(ValueError, match="word_lines apply to 1T1R cells only"):
+        solve_nonlinear(xb, g, np.ones(8), np.zeros(6), word_lines=np.ones(8, bool))
+    with pytest.raises(ValueError, match="apply to nonlinear cells only"):
+        read_forward(Crossbar(8, 6), g, np.ones(8), max_newton=5)
+
+
+def test_sneak_command_refuses_bad_size_ranges_and_repeats(capsys):
+    from xbarsim.cli import main
+
+    for args, message in ((["--size", "0..8"], "--size='0..8' is invalid"), (["--size", "3..12"], "powers of two"),
+                          (["--size", "8,8"], "each value may appear once"),
+                          (["--size", "8", "--scheme", "v3,v3"], "--scheme='v3,v3' is invalid")):
+        assert main(["sneak", *args]) == 2
+        assert message in capsys.readouterr().err

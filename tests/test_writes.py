@@ -106,3 +106,17 @@ def test_full_circuit_training_with_ideal_wires_is_the_ir_drop_training():
     assert full.history["write_efficiency"][0] == pytest.approx(1.0, abs=1e-6)
     for a, b in zip(full.layers, ir.layers):
         np.testing.assert_allclose(a.weights(), b.weights(), atol=1e-6)
+
+
+def test_write_voltages_and_kinetics_refuse_what_would_be_silently_wrong():
+    ok = np.ones((2, 3), bool)
+    with pytest.raises(ValueError, match="polarity must be one"):
+        write_voltages(ok, np.ones((2, 4), bool), np.array([1.0, 0.0]), "v2", 1.0)
+    with pytest.raises(ValueError, match=r"rows has shape \(2, 3\) and dtype float64"):
+        write_voltages(ok.astype(float), np.ones((2, 4), bool), np.ones(2), "v2", 1.0)
+    with pytest.raises(ValueError, match=r"v_kin_v=0.001 is invalid: \(v_write_v - v_th_v\) / v_kin_v = 650"):
+        replace(get_preset("reram-hfo2"), v_kin_v=1e-3)
+    with pytest.raises(ValueError, match="iv_k2_per_v=2.0 with iv_k3_per_v2=1.0 is invalid"):
+        replace(get_preset("reram-hfo2"), iv_model="poly", iv_k2_per_v=2, iv_k3_per_v2=1)
+    with pytest.raises(ValueError, match=r"iv_v0_v=1e-06 is invalid"):
+        replace(get_preset("reram-hfo2"), iv_v0_v=1e-6)

@@ -73,6 +73,8 @@ class TrainConfig:
                 out[k] = v
         if self.circuit == "ideal":
             out = {k: v for k, v in out.items() if not k.startswith("crossbar.")}
+        else:  # the cell the arrays were built with (ir-drop: linear; full: the device's)
+            out.update({f"crossbar.{k}": v for k, v in layer_circuit(self).to_dict().items() if k.startswith("cell")})
         out.pop("crossbar.rows", None), out.pop("crossbar.cols", None)
         out["hidden"] = ",".join(map(str, self.hidden))
         return out

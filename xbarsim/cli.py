@@ -16,7 +16,7 @@ def _train_args(p: argparse.ArgumentParser):
     from xbarsim.circuits.bias import WRITE_SCHEMES
     from xbarsim.training.tile import BACKWARDS
 
-    p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm (default shd)")
+    p.add_argument("--algorithm", default="shd", choices=ALGORITHMS, help="training algorithm")
     p.add_argument("--device", default="reram-hfo2",
                    help=f"device preset ({', '.join(PRESETS)}) or a device TOML file (xbarsim devices fit --toml)")
     p.add_argument("--circuit", default="ir-drop", choices=CIRCUITS,
@@ -29,16 +29,17 @@ def _train_args(p: argparse.ArgumentParser):
     p.add_argument("--train-size", type=int, default=6000, help="first N MNIST training images")
     p.add_argument("--test-size", type=int, default=2000, help="first N MNIST test images")
     p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--hidden", default="64", help="hidden layer widths, comma-separated (default 64)")
+    p.add_argument("--hidden", default="64", help="hidden layer widths, comma-separated")
     p.add_argument("--downsample", type=int, default=2, help="average k x k pixel blocks (1, 2, 4, 7)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, help="per-sample learning rate (into A for SHD / Tiki-Taka)")
     p.add_argument("--lr-transfer", type=float, help="A -> C transfer rate (SHD / Tiki-Taka)")
     p.add_argument("--transfer-every", type=int, help="samples between row transfers (SHD / Tiki-Taka)")
     p.add_argument("--gamma", type=float, help="Tiki-Taka's weight of A in the read")
-    p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop, full; default 1)")
+    p.add_argument("--r-wire-ohm", type=float, help="wire resistance per segment, Ohm (ir-drop, full; 1 if not given)")
     p.add_argument("--r-driver-ohm", type=float,
-                   help="output resistance of every line driver (reads and writes), Ohm (ir-drop, full; default 50)")
+                   help="output resistance of every line driver (reads and writes), Ohm (ir-drop, full; 50 if not "
+                        "given)")
     p.add_argument("--backward", default="read", choices=BACKWARDS,
                    help="backward pass: the physical transposed read, or the exact circuit Jacobian (adjoint)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,6 +63,10 @@ def config_from_args(a):
             raise ValueError(f"--{opt.replace('_', '-')} applies only to --circuit ir-drop or full")
     if a.write_scheme != "v2" and a.circuit != "full":
         raise ValueError("--write-scheme applies only to --circuit full")
+    if a.backward != "read" and (a.circuit == "ideal" or a.algorithm == "fp"):
+        raise ValueError("--backward adjoint applies only to analog algorithms on --circuit ir-drop or full")
+    if a.algorithm == "fp" and a.circuit == "full":
+        raise ValueError("--circuit full applies only to analog algorithms (fp is digital)")
     r_wire = 1.0 if a.r_wire_ohm is None else a.r_wire_ohm
     try:
         crossbar = Crossbar(1, 1, r_row_ohm=r_wire, r_col_ohm=r_wire)

@@ -128,26 +128,36 @@ HEADERS = ("cell", "scheme", "size", "I_on A", "I_off A", "read margin", "sneak 
 
 
 def _sizes(text: str) -> list:
-    """'8..512' (powers of two) or '8,16,64'."""
+    """'8..512' (the powers of two from LO to HI, both powers of two) or a comma list '8,16,64'."""
     try:
         if ".." in text:
             lo, hi = (int(s) for s in text.split(".."))
+            if not (1 <= lo <= hi <= 4096 and lo & (lo - 1) == 0 and hi & (hi - 1) == 0):
+                raise ValueError
             out = [lo]
             while out[-1] * 2 <= hi:
                 out.append(out[-1] * 2)
             return out
         return [int(s) for s in text.split(",")]
     except ValueError:
-        raise ValueError(f"--size={text!r} is invalid: use LO..HI (powers of two) or a comma list") from None
+        raise ValueError(f"--size={text!r} is invalid: use LO..HI (powers of two, 1 <= LO <= HI <= 4096) or a comma "
+                         "list of sizes") from None
+
+
+def _unique(name: str, values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}={','.join(map(str, values))!r} is invalid: each value may appear once")
+    return values
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("sneak", help="read margin vs array size, bias scheme and cell type (sneak paths)")
-    p.add_argument("--size", default="8..512", help="LO..HI (powers of two) or a comma list (default 8..512)")
+    p = sub.add_parser("sneak", help="read margin vs array size, bias scheme and cell type (sneak paths)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--size", default="8..512", help="LO..HI (powers of two) or a comma list")
     p.add_argument("--scheme", default="floating,v2,v3", help=f"comma list of {', '.join(SCHEMES)}")
     p.add_argument("--cell", default="sinh,1s1r", help=f"comma list of {', '.join(STUDY_CELLS)}")
     p.add_argument("--device", default="reram-hfo2", help="device preset or TOML (g_on = g_max, g_off = g_min)")
-    p.add_argument("--r-wire-ohm", type=float, default=1.0)
+    p.add_argument("--r-wire-ohm", type=float, default=1.0, help="wire resistance per segment, Ohm")
     p.add_argument("--v-read", type=float, default=1.0, help="read voltage of the selected row, V")
     p.add_argument("--out", help="write the study as netCDF (FILE.nc)")
     p.set_defaults(func=run)
@@ -160,7 +170,8 @@ def run(a) -> int:
 
     if a.out is not None:
         check_output_path(a.out, "--out")
-    ds = sneak_study(_sizes(a.size), a.scheme.split(","), a.cell.split(","), device=a.device,
+    ds = sneak_study(_unique("--size", _sizes(a.size)), _unique("--scheme", a.scheme.split(",")),
+                     _unique("--cell", a.cell.split(",")), device=a.device,
                      r_wire_ohm=a.r_wire_ohm, v_read_v=a.v_read, progress=print)
     print(table(HEADERS, table_rows(ds)))
     if a.out is not None:
