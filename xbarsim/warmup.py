@@ -12,6 +12,7 @@ import numpy as np
 
 from xbarsim.circuits import Crossbar
 from xbarsim.solvers import read_backward, read_forward
+from xbarsim.solvers.adjoint import vjp
 
 
 def warm_up() -> None:
@@ -21,6 +22,11 @@ def warm_up() -> None:
         g = rng.uniform(1e-6, 1e-5, (m, n))
         read_forward(xbar, g, rng.uniform(0, 0.2, (b, m)))
         read_backward(xbar, g, rng.uniform(0, 0.2, (b, n)))
+    for cell in ("sinh", "1s1r"):  # the Newton kernels and the adjoint
+        xbar = Crossbar(6, 5, cell=cell)
+        g = rng.uniform(1e-6, 1e-5, (6, 5))
+        sol = read_forward(xbar, g, rng.uniform(0, 1.0, (2, 6)))
+        vjp(sol, g, np.ones((2, 5)))
     from xbarsim.demo import run_demo
 
     with tempfile.TemporaryDirectory() as tmp:
