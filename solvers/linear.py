@@ -86,13 +86,13 @@ def line_solve(xbar: Crossbar, g3: np.ndarray, t: Terminals, rtol: float = DEFAU
     g3 = np.ascontiguousarray(g3, dtype=np.float64)
     piv3 = np.empty((g3.shape[0], 2, m, n))
     K.factor_batch(g3, gwr, gwc, t.g_rows, t.g_cols, piv3)
-    norm_inf = 2.0 * (g3.max() + 2.0 * max(gwr, gwc) + max(t.g_rows.max(), t.g_cols.max()))
+    norm_inf = nodal_norm_inf(g3.max(), gwr, gwc, t)
     b_extra = np.zeros((0, 2, m, n)) if b_extra is None else np.ascontiguousarray(b_extra, dtype=np.float64)
     x = np.zeros((nb_, 2, m, n)) if x0 is None else np.array(x0, dtype=np.float64)
     vtr, vtc = np.ascontiguousarray(t.v_rows), np.ascontiguousarray(t.v_cols)
     its, res, status = np.zeros(nb_, np.int64), np.zeros(nb_), np.zeros(nb_, np.int64)
     args = (gwr, gwc, t.g_rows, t.g_cols)
-    work, tmp = _scratch(min(numba.get_num_threads(), nb_), m, n)
+    work, tmp = scratch(min(numba.get_num_threads(), nb_), m, n, planes=5, extras=1)
     K.solve_batch(g3, piv3, *args, vtr, vtc, vtr, vtc, b_extra, x, rtol, maxiter, norm_inf, by_cells, work, tmp,
                   its, res, status)
     redo = np.flatnonzero(status == K.FLOOR)
@@ -127,15 +127,25 @@ def line_solve(xbar: Crossbar, g3: np.ndarray, t: Terminals, rtol: float = DEFAU
     return x, its, res
 
 
+def nodal_norm_inf(g_max: float, gwr: float, gwc: float, t: Terminals) -> float:
+    """An upper bound of the nodal matrix's max absolute row sum (S): the scale of its rounding floor."""
+    return 2.0 * (g_max + 2.0 * max(gwr, gwc) + max(t.g_rows.max(), t.g_cols.max()))
+
+
 _local = threading.local()
+SCRATCH_KEPT = 4  # scratch sets kept per Python thread (one per recently used shape)
 
 
-def _scratch(threads: int, m: int, n: int):
-    """Per-thread scratch of the kernels, kept between solves of the same shape in this Python thread: fresh
-    megabyte arrays cost more in page faults than a small solve itself."""
-    key = (threads, m, n)
+def scratch(threads: int, m: int, n: int, planes: int, extras: int):
+    """Per-thread scratch of the kernels: (threads, planes, 2, m, n) and ``extras`` arrays of (threads, m, n),
+    kept between solves of the same shape in this Python thread: fresh megabyte arrays cost more in page
+    faults than a small solve itself."""
+    key = (threads, m, n, planes, extras)
     cache = getattr(_local, "scratch", None)
-    if cache is None or cache[0] != key:
-        cache = (key, np.empty((threads, 5, 2, m, n)), np.empty((threads, m, n)))
-        _local.scratch = cache
-    return cache[1], cache[2]
+    if cache is None:
+        cache = _local.scratch = {}
+    if key not in cache:
+        if len(cache) >= SCRATCH_KEPT:
+            cache.pop(next(iter(cache)))
+        cache[key] = (np.empty((threads, planes, 2, m, n)), *(np.empty((threads, m, n)) for _ in range(extras)))
+    return cache[key]

@@ -21,7 +21,7 @@ from xbarsim.devices import _validate as V
 
 from . import _newton_kernels as NK
 from .cellmodel import cell_codes, cell_response, check_word_lines, voltage_scale
-from .linear import DEFAULT_RTOL, check_conductance, line_solve
+from .linear import DEFAULT_RTOL, check_conductance, line_solve, nodal_norm_inf, scratch
 from .solution import CrossbarSolution, NonConvergence, Terminals
 
 DEFAULT_MAX_NEWTON = 200
@@ -71,9 +71,8 @@ def solve_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str = "rows", 
         _, g0, _ = cell_response(xbar, g, np.zeros((1, m, n)), wl)
         x = line_solve(xbar, g0, t, min(1e-6, 1e3 * rtol), maxiter)[0]
     gwr, gwc = 1.0 / xbar.r_row_ohm, 1.0 / xbar.r_col_ohm
-    norm_inf = 2.0 * (g.max() + 2.0 * max(gwr, gwc) + max(t.g_rows.max(), t.g_cols.max()))
-    nc = min(numba.get_num_threads(), nb_)
-    work, tmp, gd = np.empty((nc, 10, 2, m, n)), np.empty((nc, m, n)), np.empty((nc, m, n))
+    norm_inf = nodal_norm_inf(g.max(), gwr, gwc, t)
+    work, tmp, gd = scratch(min(numba.get_num_threads(), nb_), m, n, planes=10, extras=2)
     its, lin_its, worst = (np.zeros(nb_, np.int64) for _ in range(3))
     res, status = np.zeros(nb_), np.zeros(nb_, np.int64)
     NK.newton_batch(g, law, p, kind, q_rows, gwr, gwc, t.g_rows, t.g_cols, np.ascontiguousarray(t.v_rows),

@@ -71,29 +71,28 @@ def solve_reference_nonlinear(xbar: Crossbar, g, v_rows, v_cols, *, driven: str 
     src = _sources(xbar, t)
     wires = _matrix(xbar, np.zeros(xbar.shape), t.g_rows, t.g_cols)  # wires and terminals only
 
-    def kcl(v, k):  # currents leaving every node (2MN, 1) of batch column k, and each cell's dI/dV (1, M, N)
+    def kcl(v, k):  # currents leaving every node (2MN, 1) of batch column k, each cell's dI/dV (1, M, N), ||I_cell||
         vcell = (v[: m * n] - v[m * n:]).T.reshape(-1, m, n)
         cur, gd, _ = cell_response(xbar, g, vcell, wl)
         c = cur.reshape(-1, m * n).T
-        return wires @ v - src[:, k:k + 1] + np.concatenate([c, -c]), gd
+        return wires @ v - src[:, k:k + 1] + np.concatenate([c, -c]), gd, np.linalg.norm(cur)
 
     v = spla.splu(_matrix(xbar, cell_response(xbar, g, np.zeros((1, m, n)), wl)[1][0], t.g_rows, t.g_cols)).solve(src)
     for k in range(v.shape[1]):
-        f, gd = kcl(v[:, k:k + 1], k)
+        f, gd, _ = kcl(v[:, k:k + 1], k)
         for _ in range(max_newton):
             jac = _matrix(xbar, gd[0], t.g_rows, t.g_cols)
             dv = spla.spsolve(jac, -f[:, 0])[:, None]
             lam = min(1.0, dv_limit_v / max(np.abs(dv[: m * n] - dv[m * n:]).max(), 1e-300))
             while True:
-                f_new, gd_new = kcl(v[:, k:k + 1] + lam * dv, k)
+                f_new, gd_new, cells = kcl(v[:, k:k + 1] + lam * dv, k)
                 if np.linalg.norm(f_new) < np.linalg.norm(f) or lam < 1e-12:
                     break
                 lam /= 2
             v[:, k:k + 1] += lam * dv
             f, gd = f_new, gd_new
-            cells = np.abs(cell_response(xbar, g, (v[: m * n, k] - v[m * n:, k]).reshape(1, m, n), wl)[0])
             small_step = np.abs(lam * dv).max() <= 1e-14 * max(1.0, np.abs(v[:, k]).max())
-            if np.linalg.norm(f) <= rtol * max(np.linalg.norm(cells), 1e-300) or small_step:
+            if np.linalg.norm(f) <= rtol * max(cells, 1e-300) or small_step:
                 break
         else:
             raise NonConvergence(f"reference Newton did not converge for batch column {k}", iterations=max_newton,
