@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from .fitting import FIT_MODELS, FitReport, _run
+from .fitting import FIT_MODELS, FitReport
+from .traces import device_response
 from .io import atomic_write, to_toml
 from .traces import Trace
 
@@ -266,7 +267,7 @@ def plot(report: FitReport, path, max_segments: int = 6) -> None:
             ax1.plot(x + (0 if sign > 0 else n + 1), report.to_g(np.array(w)) * scale, "k.", ms=2,
                      label="table mean response" if sign > 0 else None)
             for f in ok:
-                out = _run(f.device, [f.device.to_weight(report.to_g(start))],
+                out = device_response(f.device, [f.device.to_weight(report.to_g(start))],
                            np.full((1, n), sign, dtype=np.int64), np.array([n + 1]))[0]
                 ax1.plot(x + (0 if sign > 0 else n + 1), f.device.to_conductance(out) * scale, "-",
                          color=colors[f.model], label=f.model if sign > 0 else None)

@@ -49,7 +49,7 @@ from . import _kernels as K
 from .base import G_RANGE_S, PulsedDevice
 from .linear_step import ConstantStepDevice, SoftBoundsDevice
 from .models import ExpStepDevice, PiecewiseStepDevice, PowStepDevice
-from .traces import Segment, StepTables, Trace, check_pulse_counts, read_trace
+from .traces import StepTables, Trace, check_pulse_counts, device_response, read_trace
 
 FIT_MODELS = ("constant", "softbounds", "expstep", "powstep", "piecewise")
 DEFAULT_G_WINDOW_S = (2e-6, 2e-5)
@@ -222,15 +222,6 @@ def _stderr(J, s2, p=None):
     return np.where(undetermined, np.inf, np.sqrt(var))[:p]
 
 
-def _run(device: PulsedDevice, x0, counts, lengths, *, noisy=False, seed=0):
-    arr = device.nominal((1,))
-    p = arr._kernel_params()
-    out = np.zeros((len(x0), counts.shape[1] + 1))
-    K.trajectory(device.law, np.ascontiguousarray(x0, dtype=np.float64), counts, lengths, *p[:12], noisy,
-                 np.uint64(seed), out)
-    return out
-
-
 def _pack(segments, to_w):
     n_seg = len(segments)
     L = max(s.g.size for s in segments)
@@ -244,37 +235,6 @@ def _pack(segments, to_w):
         lengths[i] = n
     mask = np.isfinite(w)
     return w, counts, lengths, mask
-
-
-def simulate_trace(device: PulsedDevice, counts_per_segment, x0: float | None = None, *, read_noise: float = 0.0,
-                   seed: int = 0, unit: str = "1") -> Trace:
-    """A synthetic measured trace of the nominal ``device``: segments of signed pulse counts applied one
-    after the other (each segment starts where the previous ended), with the device's cycle-to-cycle noise
-    and Gaussian read noise of std ``read_noise`` (in the trace's unit) on every sample.
-
-    unit "1": samples are device units w; "S": samples are conductances (device.to_conductance).
-    """
-    rng = np.random.default_rng(seed)
-    x = device.symmetry_point() if x0 is None else float(x0)
-    segs = []
-    for i, c in enumerate(counts_per_segment):
-        c = np.asarray(c, dtype=np.int64)
-        out = _run(device, [x], c[None, :], np.array([c.size + 1]), noisy=True, seed=seed * 100003 + i)[0]
-        x = out[-1]
-        g = out if unit == "1" else device.to_conductance(out)
-        g = g + read_noise * rng.standard_normal(g.size)
-        segs.append(Segment(g, c, f"{'up' if c.sum() >= 0 else 'down'} {i + 1}"))
-    return Trace(tuple(segs), unit, "synthetic", f"simulated {device.name}")
-
-
-def ramps(n_cycles: int, n_up: int, n_down: int | None = None):
-    """Pulse counts of ``n_cycles`` (up ramp of n_up pulses, down ramp of n_down pulses)."""
-    n_down = n_up if n_down is None else n_down
-    out = []
-    for _ in range(n_cycles):
-        out.append(np.ones(n_up, dtype=np.int64))
-        out.append(-np.ones(n_down, dtype=np.int64))
-    return out
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -459,7 +419,7 @@ def _ml_theta(filt, pem, lower, upper, noise):
 
 def _rms_step(dev, w, counts, lengths, mask, x0):
     """Root mean square of the mean step per pulse along the open-loop response (device units)."""
-    out = _run(dev, x0, counts, lengths)
+    out = device_response(dev, x0, counts, lengths)
     d = np.diff(out, axis=1)
     c = np.abs(counts).astype(float)
     valid = mask[:, 1:] & (c > 0)
@@ -475,7 +435,7 @@ def _fit_starts(dev, w, counts, lengths, mask, x0=None):
     data = w[mask]
 
     def resid(x):
-        return _run(dev, x, counts, lengths)[mask] - data
+        return device_response(dev, x, counts, lengths)[mask] - data
 
     if n_seg == 1:  # scipy's sparse (lsmr) trust region needs >= 2 unknowns
         sparsity = dict(tr_solver="exact")
@@ -483,7 +443,7 @@ def _fit_starts(dev, w, counts, lengths, mask, x0=None):
         sparsity = dict(jac_sparsity=_sparsity(0, lengths, mask), tr_solver="lsmr")
     res = optimize.least_squares(resid, x0, method="trf", max_nfev=50, xtol=1e-10, ftol=1e-10, **sparsity)
     out = np.full_like(w, np.nan)
-    out[mask] = _run(dev, res.x, counts, lengths)[mask]
+    out[mask] = device_response(dev, res.x, counts, lengths)[mask]
     return out, float(res.fun @ res.fun), res.x
 
 
@@ -501,7 +461,7 @@ def _open_loop_start(x0s, lower, upper, build, w, counts, lengths, mask, ctx):
             dev = build(theta)
         except ValueError:
             return np.full(data.size, 1e3 * span)
-        return _run(dev, starts, counts, lengths)[obs] - data
+        return device_response(dev, starts, counts, lengths)[obs] - data
 
     best, msg = None, ""
     for x0 in x0s:
@@ -561,7 +521,7 @@ def _fit_one_trace(model, trace, w, counts, lengths, mask, ctx, g_center, g_scal
 
         def resid_ol(t):
             try:
-                return _run(build(t), starts_ol, counts, lengths)[mask] - data_ol
+                return device_response(build(t), starts_ol, counts, lengths)[mask] - data_ol
             except ValueError:
                 return np.full(data_ol.size, 1e3 * span)
 

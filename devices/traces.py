@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _kernels as K
 from . import _validate as V
 from ._files import read_text
-from .base import G_RANGE_S
+from .base import G_RANGE_S, PulsedDevice
 from .models import CrossSimTable, read_crosssim_table
 
 FORMATS = ("auto", "aihwkit", "crosssim", "plain", "lut")
@@ -454,3 +455,50 @@ def read_trace(paths, fmt: str = "auto", read_voltage_v: float = 0.1):
     if len(paths) != 1:
         raise ValueError(f"a {fmt} trace is one file: got {len(paths)} paths")
     return read_aihwkit(paths[0]) if fmt == "aihwkit" else read_plain(paths[0])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# synthetic traces: a device model's response, for tests and what-if studies
+
+
+def device_response(device: PulsedDevice, x0, counts, lengths, *, noisy=False, seed=0) -> np.ndarray:
+    """Response (segments, L) of the nominal ``device`` to segments of signed pulse counts (segments, L-1)
+    from the states x0, sample by sample (see ``_kernels.trajectory``); with ``noisy`` its cycle-to-cycle
+    noise from ``seed``."""
+    arr = device.nominal((1,))
+    p = arr._kernel_params()
+    out = np.zeros((len(x0), counts.shape[1] + 1))
+    K.trajectory(device.law, np.ascontiguousarray(x0, dtype=np.float64), counts, lengths, *p[:12], noisy,
+                 np.uint64(seed), out)
+    return out
+
+
+def simulate_trace(device: PulsedDevice, counts_per_segment, x0: float | None = None, *, read_noise: float = 0.0,
+                   seed: int = 0, unit: str = "1") -> Trace:
+    """A synthetic measured trace of the nominal ``device``: segments of signed pulse counts applied one
+    after the other (each segment starts where the previous ended), with the device's cycle-to-cycle noise
+    and Gaussian read noise of std ``read_noise`` (in the trace's unit) on every sample.
+
+    unit "1": samples are device units w; "S": samples are conductances (device.to_conductance).
+    """
+    rng = np.random.default_rng(seed)
+    x = device.symmetry_point() if x0 is None else float(x0)
+    segs = []
+    for i, c in enumerate(counts_per_segment):
+        c = np.asarray(c, dtype=np.int64)
+        out = device_response(device, [x], c[None, :], np.array([c.size + 1]), noisy=True, seed=seed * 100003 + i)[0]
+        x = out[-1]
+        g = out if unit == "1" else device.to_conductance(out)
+        g = g + read_noise * rng.standard_normal(g.size)
+        segs.append(Segment(g, c, f"{'up' if c.sum() >= 0 else 'down'} {i + 1}"))
+    return Trace(tuple(segs), unit, "synthetic", f"simulated {device.name}")
+
+
+def ramps(n_cycles: int, n_up: int, n_down: int | None = None):
+    """Pulse counts of ``n_cycles`` (up ramp of n_up pulses, down ramp of n_down pulses)."""
+    n_down = n_up if n_down is None else n_down
+    out = []
+    for _ in range(n_cycles):
+        out.append(np.ones(n_up, dtype=np.int64))
+        out.append(-np.ones(n_down, dtype=np.int64))
+    return out

@@ -15,6 +15,7 @@ from xbarsim.devices import (ConstantStepDevice, ExpStepDevice, PiecewiseStepDev
                              SoftBoundsDevice, load_device)
 from xbarsim.devices import fit_report as R
 from xbarsim.devices import fitting as F
+from xbarsim.devices import traces as T
 from xbarsim.devices.traces import read_trace
 
 GONG = "data/devices/aihwkit_gong2018_HfO2_ReRAM/gong_et_al.csv"
@@ -46,7 +47,7 @@ def _true_value(d, name):
 @pytest.mark.parametrize("model", list(CASES))
 def test_synthetic_trace_parameters_are_recovered_within_5_percent(model):
     d, cycles, read = CASES[model]
-    trace = F.simulate_trace(d, F.ramps(cycles, 300), read_noise=read, seed=1)
+    trace = T.simulate_trace(d, T.ramps(cycles, 300), read_noise=read, seed=1)
     f = F.fit_trace(trace, [model]).fits[0]
     assert f.device is not None and f.method.startswith("prediction error")
     for name, value in f.params.items():
@@ -73,7 +74,7 @@ def _continuous(trace):
 def test_plain_csv_in_siemens_is_recovered(tmp_path, with_direction):
     d = SoftBoundsDevice(dw_min=0.01, up_down=-0.15, w_max=1.1, w_min=-0.9, dw_min_std=0.1,
                          g_min_s=1e-5, g_max_s=1e-4)
-    trace = F.simulate_trace(d, F.ramps(8, 300), read_noise=5e-4 * d.siemens_per_unit, seed=2, unit="S")
+    trace = T.simulate_trace(d, T.ramps(8, 300), read_noise=5e-4 * d.siemens_per_unit, seed=2, unit="S")
     g, c = _continuous(trace)
     pulse = np.r_[0, np.cumsum(np.abs(c))]
     rows = ["pulse,conductance_s" + (",direction" if with_direction else "")]
@@ -100,7 +101,7 @@ def test_plain_csv_with_sparse_sampling(tmp_path):
     counts = []
     for _ in range(8):
         counts += [np.full(60, 5), np.full(60, -5)]
-    trace = F.simulate_trace(d, counts, read_noise=5e-4, seed=3)
+    trace = T.simulate_trace(d, counts, read_noise=5e-4, seed=3)
     g, c = _continuous(trace)
     g = d.to_conductance(g)
     pulse = np.r_[0, np.cumsum(np.abs(c))]
